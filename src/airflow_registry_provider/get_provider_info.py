@@ -1,0 +1,71 @@
+"""Provider metadata that Airflow's ProvidersManager reads through the entry point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_registry_provider import __version__
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "airflow-registry-provider",
+        "name": "Model Registry",
+        "description": "Register, gate, promote, grant, serve and watch ML models in MLflow and "
+        "Snowflake model registries.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "MLflow Model Registry",
+                "external-doc-url": "https://mlflow.org/",
+                "tags": ["software"],
+            },
+            {
+                "integration-name": "Snowflake Model Registry",
+                "external-doc-url": "https://docs.snowflake.com/en/developer-guide/snowflake-ml/model-registry/overview",
+                "tags": ["service"],
+            },
+        ],
+        "operators": [
+            {
+                "integration-name": "MLflow Model Registry",
+                "python-modules": [
+                    "airflow_registry_provider.operators.log_model",
+                    "airflow_registry_provider.operators.validate_metrics",
+                    "airflow_registry_provider.operators.promote_version",
+                    "airflow_registry_provider.operators.batch_inference",
+                ],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": "MLflow Model Registry",
+                "python-modules": ["airflow_registry_provider.hooks.base", "airflow_registry_provider.hooks.mlflow"],
+            },
+        ],
+        "connection-types": [
+            {
+                "hook-class-name": "airflow_registry_provider.hooks.mlflow.MlflowRegistryHook",
+                "hook-name": "MLflow Model Registry",
+                "connection-type": "mlflow_registry",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port", "host"],
+                    "relabeling": {"login": "Username (basic auth)", "password": "Password (basic auth)"},
+                    "placeholders": {
+                        "tracking_uri": "http://mlflow.example.com:5000 or sqlite:////abs/path/mlflow.db",
+                        "registry_uri": "defaults to the tracking URI",
+                        "artifact_location": "s3://bucket/mlflow (for new experiments)",
+                    },
+                },
+                "conn-fields": {
+                    "tracking_uri": {"label": "Tracking URI", "schema": {"type": ["string", "null"]}},
+                    "registry_uri": {"label": "Registry URI", "schema": {"type": ["string", "null"]}},
+                    "artifact_location": {"label": "Artifact location", "schema": {"type": ["string", "null"]}},
+                    "experiment_name": {"label": "Experiment name", "schema": {"type": ["string", "null"]}},
+                    "max_retries": {"label": "HTTP retries", "schema": {"type": ["integer", "null"]}},
+                    "timeout": {"label": "HTTP timeout (s)", "schema": {"type": ["integer", "null"]}},
+                },
+            }
+        ],
+        "extra-links": [],
+    }

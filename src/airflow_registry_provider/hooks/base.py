@@ -1,0 +1,246 @@
+"""The backend-agnostic registry hook.
+
+Operators talk only to :class:`RegistryHook`; :func:`get_registry_hook` picks the
+implementation from the connection type, the way common-sql's ``Connection.get_hook()``
+picks a ``DbApiHook``. A new backend is one subclass registered in ``_HOOKS_BY_CONN_TYPE``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from airflow.sdk import BaseHook
+
+from airflow_registry_provider.exceptions import (
+    InvalidInputError,
+    UnsupportedOperationError,
+    VersionConflictError,
+)
+from airflow_registry_provider.model_version import ModelVersion
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from airflow_registry_provider.grants import Grant
+
+_HOOKS_BY_CONN_TYPE: dict[str, str] = {
+    "mlflow_registry": "airflow_registry_provider.hooks.mlflow.MlflowRegistryHook",
+    "snowflake": "airflow_registry_provider.hooks.snowflake.SnowflakeRegistryHook",
+}
+
+
+class Predictor(Protocol):
+    """What ``RegistryHook.load_model`` returns: anything with a DataFrame ``predict``."""
+
+    def predict(self, data: pd.DataFrame) -> Any: ...
+
+
+@dataclass
+class ModelPackage:
+    """Everything ``register_version`` needs, prepared by ``LogModelOperator``.
+
+    Exactly one of ``model`` (an in-memory estimator loaded from a file) and
+    ``source_uri`` (an MLflow model URI or directory) is set.
+    """
+
+    version_name: str
+    flavor: str
+    artifact_sha256: str
+    model: Any = None
+    source_uri: str | None = None
+    sample_input: pd.DataFrame | None = None
+    pip_requirements: list[str] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    description: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What ``describe_source`` learns about a model given by URI or directory."""
+
+    sha256: str
+    flavor: str
+    has_signature: bool
+
+
+class RegistryHook(BaseHook, abc.ABC):
+    """A model registry: versions, aliases, tags, metrics, inference, artifacts and grants.
+
+    ``version`` arguments are the backend's own version ids as found in
+    :attr:`ModelVersion.version` (and in the XCom reference).
+    """
+
+    conn_name_attr = "registry_conn_id"
+    backend: ClassVar[str]
+    #: Whether the registry has a per-model default version (Snowflake does, MLflow not).
+    has_default_version: ClassVar[bool] = False
+
+    def __init__(self, registry_conn_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.registry_conn_id = registry_conn_id
+
+    # -- names ---------------------------------------------------------------------
+    @abc.abstractmethod
+    def validate_model_name(self, model_name: str, field: str = "model_name") -> str:
+        """Return the model name as the registry stores it, or raise InvalidInputError."""
+
+    @abc.abstractmethod
+    def validate_alias(self, alias: str, field: str = "alias") -> str:
+        """Return the alias as the registry stores it, or raise InvalidInputError."""
+
+    @abc.abstractmethod
+    def validate_version_name(self, version_name: str, field: str = "version_name") -> str:
+        """Check a semantic version name; return the form the registry will show."""
+
+    # -- reads -----------------------------------------------------------------------
+    @abc.abstractmethod
+    def get_version(self, model_name: str, version: str | None = None, *, alias: str | None = None) -> ModelVersion:
+        """A version by its id or by alias (exactly one of them)."""
+
+    def get_alias_version(self, model_name: str, alias: str) -> ModelVersion | None:
+        """The version holding ``alias``, or None when no version holds it."""
+        raise NotImplementedError
+
+    @abc.abstractmethod
+    def find_version(self, model_name: str, version_name: str) -> ModelVersion | None:
+        """The version registered under a semantic ``version_name``, if any."""
+
+    @abc.abstractmethod
+    def iter_versions(self, model_name: str, *, page_size: int = 1000) -> Iterator[ModelVersion]:
+        """Every version of a model, fetched page by page."""
+
+    @abc.abstractmethod
+    def get_model_tags(self, model_name: str) -> dict[str, str]:
+        """Tags (or the backend's equivalent) on the model itself."""
+
+    def describe_source(self, source_uri: str) -> SourceInfo:
+        """Fingerprint a model given as a registry URI or model directory (MLflow only)."""
+        raise InvalidInputError(
+            "model", f"{self.backend} registries cannot register MLflow model URIs ({source_uri!r})"
+        )
+
+    # -- writes ----------------------------------------------------------------------
+    def register_version(self, model_name: str, package: ModelPackage) -> tuple[ModelVersion, bool]:
+        """Register ``package`` as a new version; never overwrite.
+
+        Returns ``(version, created)``. A retry that finds the same version name with the
+        same artifact sha256 gets the existing version back (``created`` False); the same
+        name with another artifact raises :class:`VersionConflictError`.
+        """
+        model_name = self.validate_model_name(model_name)
+        self.validate_version_name(package.version_name)
+        existing = self.find_version(model_name, package.version_name)
+        if existing is not None:
+            from airflow_registry_provider import tags
+
+            found_sha = existing.tags.get(tags.ARTIFACT_SHA256)
+            if found_sha == package.artifact_sha256:
+                self.log.info(
+                    "Version %s (%s) of %s already holds this artifact (sha256 %s): reusing it.",
+                    existing.version,
+                    package.version_name,
+                    model_name,
+                    found_sha,
+                )
+                return existing, False
+            raise VersionConflictError(
+                f"version_name: {package.version_name!r} already exists for model {model_name!r} "
+                f"(version {existing.version}) with a different artifact (sha256 {found_sha} != "
+                f"{package.artifact_sha256}); versions are never overwritten, choose a new version_name"
+            )
+        return self._create_version(model_name, package), True
+
+    @abc.abstractmethod
+    def _create_version(self, model_name: str, package: ModelPackage) -> ModelVersion:
+        """Create the version; called only once no version of that name exists."""
+
+    @abc.abstractmethod
+    def set_alias(self, model_name: str, alias: str, version: str) -> None: ...
+
+    @abc.abstractmethod
+    def delete_alias(self, model_name: str, alias: str) -> None: ...
+
+    @abc.abstractmethod
+    def set_version_tags(self, model_name: str, version: str, tags: Mapping[str, str]) -> None:
+        """Set several version tags at once (one metadata write where the backend allows)."""
+
+    @abc.abstractmethod
+    def set_model_tags(self, model_name: str, tags: Mapping[str, str]) -> None: ...
+
+    @abc.abstractmethod
+    def log_metrics(self, model_name: str, version: str, metrics: Mapping[str, float]) -> None:
+        """Record metrics on a version, all in one write."""
+
+    @abc.abstractmethod
+    def set_description(self, model_name: str, version: str, description: str) -> None: ...
+
+    def set_default_version(self, model_name: str, version: str) -> None:
+        """Make ``version`` the model's default; only where ``has_default_version``."""
+        raise UnsupportedOperationError(f"{self.backend} registries have no default version")
+
+    def transition_stage(self, model_name: str, version: str, stage: str, *, archive_existing: bool) -> None:
+        """Move a version to a legacy stage (MLflow only)."""
+        raise UnsupportedOperationError(f"{self.backend} registries have no stages; use aliases")
+
+    def delete_version(self, model_name: str, version: str) -> None:
+        raise UnsupportedOperationError(f"{self.backend} registry hook cannot delete versions")
+
+    # -- inference -----------------------------------------------------------------
+    @abc.abstractmethod
+    def load_model(self, model_name: str, version: str) -> Predictor:
+        """Load a version for local inference."""
+
+    def predict(self, model_name: str, version: str, data: pd.DataFrame) -> Any:
+        """Score ``data`` with a registered version (locally unless the backend serves it)."""
+        return self.load_model(model_name, version).predict(data)
+
+    @abc.abstractmethod
+    def input_schema(self, model_name: str, version: str) -> list[tuple[str, str]] | None:
+        """The version's input columns and types from its signature (None if it has none)."""
+
+    # -- artifacts -------------------------------------------------------------------
+    @abc.abstractmethod
+    def upload_artifact(self, model_name: str, version: str, local_path: str, artifact_path: str) -> str:
+        """Store a file with the version (model card, drift profile, report); return its URI."""
+
+    @abc.abstractmethod
+    def download_artifact(self, model_name: str, version: str, artifact_path: str, dst_dir: str) -> str:
+        """Fetch a file stored with ``upload_artifact``; return the local path."""
+
+    # -- UI --------------------------------------------------------------------------
+    def version_url(self, model_name: str, version: str) -> str | None:
+        """Link to the version in the registry's UI, when it has one."""
+        return None
+
+    # -- grants ----------------------------------------------------------------------
+    def list_grants(self, model_name: str) -> list[Grant]:
+        raise UnsupportedOperationError(f"{self.backend} registry hook does not manage grants")
+
+    def apply_grants(self, model_name: str, grant: Sequence[Grant], revoke: Sequence[Grant]) -> None:
+        raise UnsupportedOperationError(f"{self.backend} registry hook does not manage grants")
+
+    # -- connection test -----------------------------------------------------------
+    @abc.abstractmethod
+    def test_connection(self) -> tuple[bool, str]: ...
+
+
+def get_registry_hook(registry_conn_id: str, **kwargs: Any) -> RegistryHook:
+    """The registry hook for a connection, chosen by its connection type."""
+    from airflow.sdk.module_loading import import_string
+
+    conn_type = BaseHook.get_connection(registry_conn_id).conn_type or ""
+    try:
+        hook_path = _HOOKS_BY_CONN_TYPE[conn_type]
+    except KeyError:
+        raise InvalidInputError(
+            "registry_conn_id",
+            f"connection {registry_conn_id!r} has type {conn_type!r}; expected one of "
+            f"{', '.join(sorted(_HOOKS_BY_CONN_TYPE))}",
+        ) from None
+    hook_cls = import_string(hook_path)
+    return hook_cls(registry_conn_id=registry_conn_id, **kwargs)

@@ -1,0 +1,440 @@
+"""MLflow model registry hook.
+
+Works against a local store (``sqlite:///…``) or a tracking server (``http(s)://…``,
+optionally with basic auth). mlflow is imported inside methods so that DAG files that
+import operators do not pay its ~2.7 s import.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import quote, urlparse
+
+from airflow_registry_provider import tags as tag_keys
+from airflow_registry_provider.artifacts import sha256_tree
+from airflow_registry_provider.exceptions import InvalidInputError, RegistryUnavailableError
+from airflow_registry_provider.hooks.base import ModelPackage, Predictor, RegistryHook, SourceInfo
+from airflow_registry_provider.model_version import ModelVersion
+from airflow_registry_provider.naming import parse_semver, validate_mlflow_alias, validate_mlflow_model_name
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion as MlflowModelVersion
+
+DEFAULT_EXPERIMENT = "airflow_registry_provider"
+_ENV_USER = "MLFLOW_TRACKING_USERNAME"
+_ENV_PASSWORD = "MLFLOW_TRACKING_PASSWORD"  # noqa: S105 - an environment variable name
+_ENV_RETRIES = "MLFLOW_HTTP_REQUEST_MAX_RETRIES"
+_ENV_TIMEOUT = "MLFLOW_HTTP_REQUEST_TIMEOUT"
+_ENV_BACKOFF = "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"
+
+
+@contextmanager
+def _scoped_environ(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of a call and restore them after.
+
+    MLflow's REST client reads credentials and retry settings only from the environment;
+    scoping them keeps the password out of ``os.environ`` once the call returns.
+    """
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+class MlflowRegistryHook(RegistryHook):
+    """Registry hook for MLflow.
+
+    Connection (type ``mlflow_registry``) extras: ``tracking_uri`` (``http(s)://`` server
+    or ``sqlite:///…``), optional ``registry_uri``, ``artifact_location`` (for the
+    experiment this hook logs into), ``experiment_name``, ``max_retries`` (default 3) and
+    ``timeout`` seconds (default 30). Login/password authenticate to a basic-auth server.
+    Without ``tracking_uri`` the host/port/schema fields form ``http(s)://host:port``.
+    """
+
+    conn_name_attr = "registry_conn_id"
+    default_conn_name = "mlflow_default"
+    conn_type = "mlflow_registry"
+    hook_name = "MLflow Model Registry"
+    backend: ClassVar[str] = "mlflow"
+
+    def __init__(self, registry_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(registry_conn_id=registry_conn_id, **kwargs)
+
+    # -- connection ------------------------------------------------------------------
+    @cached_property
+    def _settings(self) -> dict[str, Any]:
+        conn = self.get_connection(self.registry_conn_id)
+        extra = conn.extra_dejson
+        tracking_uri = extra.get("tracking_uri")
+        if not tracking_uri:
+            if not conn.host:
+                raise InvalidInputError(
+                    "registry_conn_id",
+                    f"connection {self.registry_conn_id!r} sets neither extra 'tracking_uri' nor a host",
+                )
+            scheme = conn.schema or "http"
+            tracking_uri = f"{scheme}://{conn.host}" + (f":{conn.port}" if conn.port else "")
+        return {
+            "tracking_uri": tracking_uri,
+            "registry_uri": extra.get("registry_uri") or tracking_uri,
+            "artifact_location": extra.get("artifact_location"),
+            "experiment_name": extra.get("experiment_name") or DEFAULT_EXPERIMENT,
+            "max_retries": int(extra.get("max_retries", 3)),
+            "timeout": int(extra.get("timeout", 30)),
+            "login": conn.login,
+            "password": conn.password,
+        }
+
+    @property
+    def tracking_uri(self) -> str:
+        return self._settings["tracking_uri"]
+
+    @property
+    def is_server(self) -> bool:
+        return urlparse(self.tracking_uri).scheme in ("http", "https")
+
+    @contextmanager
+    def _client(self) -> Iterator[MlflowClient]:
+        """An MlflowClient with this connection's URIs, credentials and retry bounds in force."""
+        import mlflow
+        from mlflow import MlflowClient
+
+        settings = self._settings
+        env = {
+            _ENV_RETRIES: str(settings["max_retries"]),
+            _ENV_TIMEOUT: str(settings["timeout"]),
+            _ENV_BACKOFF: "1",
+        }
+        if settings["login"]:
+            env[_ENV_USER] = settings["login"]
+            env[_ENV_PASSWORD] = settings["password"] or ""
+        # Fluent calls (log_model, pyfunc.load_model) read the global URIs: set and restore them.
+        previous = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
+        with _scoped_environ(env):
+            mlflow.set_tracking_uri(settings["tracking_uri"])
+            mlflow.set_registry_uri(settings["registry_uri"])
+            try:
+                yield MlflowClient(settings["tracking_uri"], settings["registry_uri"])
+            except Exception as err:
+                unavailable = self._unavailable(err)
+                if unavailable is None:
+                    raise
+                raise unavailable from err
+            finally:
+                mlflow.set_tracking_uri(previous[0])
+                mlflow.set_registry_uri(previous[1])
+
+    def _unavailable(self, err: Exception) -> RegistryUnavailableError | None:
+        text = str(err)
+        markers = ("Max retries exceeded", "Connection refused", "Failed to establish a new connection")
+        if self.is_server and any(marker in text for marker in markers):
+            return RegistryUnavailableError(
+                f"MLflow tracking server {self.tracking_uri} is unreachable after "
+                f"{self._settings['max_retries']} retries ({type(err).__name__})"
+            )
+        return None
+
+    def test_connection(self) -> tuple[bool, str]:
+        try:
+            with self._client() as client:
+                client.search_registered_models(max_results=1)
+        except Exception as err:
+            return False, str(err)
+        return True, f"Connected to the MLflow registry at {self.tracking_uri}"
+
+    # -- names -----------------------------------------------------------------------
+    def validate_model_name(self, model_name: str, field: str = "model_name") -> str:
+        return validate_mlflow_model_name(model_name, field)
+
+    def validate_alias(self, alias: str, field: str = "alias") -> str:
+        return validate_mlflow_alias(alias, field)
+
+    def validate_version_name(self, version_name: str, field: str = "version_name") -> str:
+        parse_semver(version_name, field)
+        return version_name
+
+    # -- reads -----------------------------------------------------------------------
+    def _to_version(self, mv: MlflowModelVersion, metrics: Mapping[str, float] | None = None) -> ModelVersion:
+        return ModelVersion(
+            model_name=mv.name,
+            version=str(mv.version),
+            uri=f"models:/{mv.name}/{mv.version}",
+            version_name=mv.tags.get(tag_keys.VERSION_NAME),
+            aliases=tuple(mv.aliases or ()),
+            tags=dict(mv.tags),
+            metrics=dict(metrics or {}),
+            description=mv.description or None,
+            created_at=datetime.fromtimestamp(mv.creation_timestamp / 1000, tz=UTC) if mv.creation_timestamp else None,
+            stage=mv.current_stage if mv.current_stage and mv.current_stage != "None" else None,
+            run_id=mv.run_id or None,
+        )
+
+    def get_version(self, model_name: str, version: str | None = None, *, alias: str | None = None) -> ModelVersion:
+        if (version is None) == (alias is None):
+            raise InvalidInputError("version", "give exactly one of version and alias")
+        with self._client() as client:
+            if alias is not None:
+                mv = client.get_model_version_by_alias(model_name, alias)
+            else:
+                mv = client.get_model_version(model_name, str(version))
+            metrics = client.get_run(mv.run_id).data.metrics if mv.run_id else {}
+            return self._to_version(mv, metrics)
+
+    def get_alias_version(self, model_name: str, alias: str) -> ModelVersion | None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.get_version(model_name, alias=alias)
+        except MlflowException as err:
+            if err.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                return None
+            raise
+
+    def find_version(self, model_name: str, version_name: str) -> ModelVersion | None:
+        query = f"name = '{model_name}' and tags.`{tag_keys.VERSION_NAME}` = '{version_name}'"
+        with self._client() as client:
+            found = client.search_model_versions(query, max_results=10)
+        return self._to_version(found[0]) if found else None
+
+    def iter_versions(self, model_name: str, *, page_size: int = 1000) -> Iterator[ModelVersion]:
+        page_token: str | None = None
+        with self._client() as client:
+            while True:
+                page = client.search_model_versions(
+                    f"name = '{model_name}'",
+                    max_results=page_size,
+                    order_by=["version_number DESC"],
+                    page_token=page_token,
+                )
+                for mv in page:
+                    yield self._to_version(mv)
+                page_token = page.token
+                if not page_token:
+                    return
+
+    def get_model_tags(self, model_name: str) -> dict[str, str]:
+        with self._client() as client:
+            return dict(client.get_registered_model(model_name).tags)
+
+    # -- writes ----------------------------------------------------------------------
+    def _experiment_id(self, client: MlflowClient) -> str:
+        settings = self._settings
+        experiment = client.get_experiment_by_name(settings["experiment_name"])
+        if experiment is not None:
+            return experiment.experiment_id
+        location = settings["artifact_location"]
+        if location is None and settings["tracking_uri"].startswith("sqlite:///"):
+            # MLflow would default to ./mlruns under whatever the worker's cwd is.
+            db_path = Path(settings["tracking_uri"].removeprefix("sqlite:///"))
+            location = (db_path.parent / "mlartifacts").resolve().as_uri()
+        return client.create_experiment(settings["experiment_name"], artifact_location=location)
+
+    def _ensure_registered_model(self, client: MlflowClient, model_name: str) -> None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            client.create_registered_model(model_name)
+        except MlflowException as err:
+            if err.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+
+    def describe_source(self, source_uri: str) -> SourceInfo:
+        from mlflow.models import Model
+
+        with self._client(), tempfile.TemporaryDirectory() as tmp:
+            if os.path.isdir(source_uri):
+                local = source_uri
+            else:
+                import mlflow.artifacts
+
+                try:
+                    local = mlflow.artifacts.download_artifacts(artifact_uri=source_uri, dst_path=tmp)
+                except Exception as err:
+                    raise InvalidInputError("model", f"cannot fetch MLflow model {source_uri!r}: {err}") from err
+            try:
+                mlmodel = Model.load(local)
+            except Exception as err:
+                raise InvalidInputError("model", f"{source_uri!r} is not an MLflow model: {err}") from err
+            flavor = next((f for f in mlmodel.flavors if f != "python_function"), "python_function")
+            return SourceInfo(sha256=sha256_tree(local), flavor=flavor, has_signature=mlmodel.signature is not None)
+
+    def _create_version(self, model_name: str, package: ModelPackage) -> ModelVersion:
+        import mlflow
+
+        with self._client() as client:
+            experiment_id = self._experiment_id(client)
+            self._ensure_registered_model(client, model_name)
+            model_id: str | None = None
+            run_id: str | None = None
+            source = package.source_uri
+            if source is not None and source.startswith("models:/m-"):
+                model_id = source.removeprefix("models:/")
+            elif source is not None and source.startswith("runs:/"):
+                run_id = source.removeprefix("runs:/").split("/", 1)[0]
+            elif source is not None and source.startswith("models:/"):
+                ref = client.get_model_version(*source.removeprefix("models:/").split("/", 1))
+                run_id, source = ref.run_id, client.get_model_version_download_uri(ref.name, ref.version)
+            else:
+                run = client.create_run(
+                    experiment_id,
+                    run_name=f"{model_name}-{package.version_name}",
+                    tags={k: v for k, v in package.tags.items() if k != tag_keys.VERSION_NAME},
+                )
+                run_id = run.info.run_id
+                with mlflow.start_run(run_id=run_id):
+                    if package.model is not None:
+                        info = self._log_estimator(package)
+                        source, model_id = info.model_uri, info.model_id
+                    else:
+                        mlflow.log_artifacts(str(package.source_uri), "model")
+                        source = f"{run.info.artifact_uri}/model"
+                    self._log_run_metrics(client, run_id, package.metrics, model_id)
+            mv = client.create_model_version(
+                name=model_name,
+                source=str(source),
+                run_id=run_id,
+                tags=package.tags,
+                description=package.description,
+                model_id=model_id,
+            )
+            return self._to_version(mv, package.metrics)
+
+    def _log_estimator(self, package: ModelPackage) -> Any:
+        import importlib
+
+        from mlflow.models import infer_signature
+
+        flavor = importlib.import_module(f"mlflow.{package.flavor}")
+        signature = None
+        example = None
+        if package.sample_input is not None:
+            try:
+                predictions = package.model.predict(package.sample_input)
+            except Exception as err:
+                raise InvalidInputError("sample_input", f"the model cannot score it: {err}") from err
+            signature = infer_signature(package.sample_input, predictions)
+            example = package.sample_input.head(5)
+        return flavor.log_model(
+            package.model,
+            name="model",
+            signature=signature,
+            input_example=example,
+            pip_requirements=package.pip_requirements or None,
+        )
+
+    @staticmethod
+    def _log_run_metrics(client: MlflowClient, run_id: str, metrics: Mapping[str, float], model_id: str | None) -> None:
+        from mlflow.entities import Metric
+
+        if not metrics:
+            return
+        now = int(time.time() * 1000)
+        client.log_batch(
+            run_id,
+            metrics=[Metric(key, float(value), now, 0, model_id=model_id) for key, value in metrics.items()],
+        )
+
+    def set_alias(self, model_name: str, alias: str, version: str) -> None:
+        with self._client() as client:
+            client.set_registered_model_alias(model_name, self.validate_alias(alias), str(version))
+
+    def delete_alias(self, model_name: str, alias: str) -> None:
+        with self._client() as client:
+            client.delete_registered_model_alias(model_name, alias)
+
+    def set_version_tags(self, model_name: str, version: str, tags: Mapping[str, str]) -> None:
+        with self._client() as client:
+            for key, value in tags.items():
+                client.set_model_version_tag(model_name, str(version), key, value)
+
+    def set_model_tags(self, model_name: str, tags: Mapping[str, str]) -> None:
+        with self._client() as client:
+            for key, value in tags.items():
+                client.set_registered_model_tag(model_name, key, value)
+
+    def log_metrics(self, model_name: str, version: str, metrics: Mapping[str, float]) -> None:
+        with self._client() as client:
+            mv = client.get_model_version(model_name, str(version))
+            if mv.run_id:
+                self._log_run_metrics(client, mv.run_id, metrics, getattr(mv, "model_id", None))
+            else:  # a version registered without a run: keep the values on the version itself
+                for key, value in metrics.items():
+                    client.set_model_version_tag(model_name, str(version), f"metric.{key}", repr(float(value)))
+
+    def set_description(self, model_name: str, version: str, description: str) -> None:
+        with self._client() as client:
+            client.update_model_version(model_name, str(version), description=description)
+
+    def transition_stage(self, model_name: str, version: str, stage: str, *, archive_existing: bool) -> None:
+        with self._client() as client:
+            client.transition_model_version_stage(
+                model_name, str(version), stage, archive_existing_versions=archive_existing
+            )
+
+    def delete_version(self, model_name: str, version: str) -> None:
+        with self._client() as client:
+            client.delete_model_version(model_name, str(version))
+
+    # -- inference -------------------------------------------------------------------
+    def load_model(self, model_name: str, version: str) -> Predictor:
+        import mlflow.pyfunc
+
+        with self._client():
+            return mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
+
+    def input_schema(self, model_name: str, version: str) -> list[tuple[str, str]] | None:
+        from mlflow.models import get_model_info
+
+        with self._client():
+            signature = get_model_info(f"models:/{model_name}/{version}").signature
+        if signature is None or not signature.inputs.has_input_names():
+            return None
+        return [(spec.name, getattr(spec.type, "name", str(spec.type))) for spec in signature.inputs.inputs]
+
+    # -- artifacts -------------------------------------------------------------------
+    def _run_id(self, client: MlflowClient, model_name: str, version: str) -> str:
+        run_id = client.get_model_version(model_name, str(version)).run_id
+        if not run_id:
+            raise InvalidInputError("version", f"version {version} of {model_name!r} has no run to store files in")
+        return run_id
+
+    def upload_artifact(self, model_name: str, version: str, local_path: str, artifact_path: str) -> str:
+        with self._client() as client, tempfile.TemporaryDirectory() as tmp:
+            run_id = self._run_id(client, model_name, version)
+            parent, _, name = artifact_path.rpartition("/")
+            staged = os.path.join(tmp, name)
+            shutil.copyfile(local_path, staged)
+            client.log_artifact(run_id, staged, artifact_path=parent or None)
+            return f"runs:/{run_id}/{artifact_path}"
+
+    def download_artifact(self, model_name: str, version: str, artifact_path: str, dst_dir: str) -> str:
+        with self._client() as client:
+            run_id = self._run_id(client, model_name, version)
+            return client.download_artifacts(run_id, artifact_path, dst_dir)
+
+    # -- UI --------------------------------------------------------------------------
+    def version_url(self, model_name: str, version: str) -> str | None:
+        if not self.is_server:
+            return None
+        return f"{self.tracking_uri.rstrip('/')}/#/models/{quote(model_name, safe='')}/versions/{version}"
+
+    def run_artifact_url(self, run_id: str) -> str | None:
+        if not self.is_server:
+            return None
+        return f"{self.tracking_uri.rstrip('/')}/#/experiments/runs/{run_id}"

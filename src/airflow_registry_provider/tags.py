@@ -1,0 +1,42 @@
+"""Keys of the tags this provider writes on model versions and models.
+
+One place for them so that every operator, backend and report reads the same keys.
+"""
+
+from __future__ import annotations
+
+PREFIX = "airflow_registry."
+
+VERSION_NAME = PREFIX + "version_name"
+ARTIFACT_SHA256 = PREFIX + "artifact_sha256"
+FLAVOR = PREFIX + "flavor"
+
+# Lineage
+DAG_ID = PREFIX + "dag_id"
+RUN_ID = PREFIX + "run_id"
+TASK_ID = PREFIX + "task_id"
+TRY_NUMBER = PREFIX + "try_number"
+BUNDLE_NAME = PREFIX + "bundle_name"
+BUNDLE_VERSION = PREFIX + "bundle_version"
+TRAINING_DATA_SHA256 = PREFIX + "training_data_sha256"  # JSON {path: sha256}
+
+# Validation gate
+VALIDATION_STATUS = PREFIX + "validation_status"  # "passed" | "rejected"
+VALIDATION_RESULT = PREFIX + "validation_result"  # JSON, one entry per metric
+VALIDATION_AT = PREFIX + "validation_at"
+
+# Promotion
+PROMOTED_BY = PREFIX + "promoted_by"
+PROMOTED_AT = PREFIX + "promoted_at"
+PROMOTION_REASON = PREFIX + "promotion_reason"
+PROMOTION_RUN = PREFIX + "promotion_run"
+ALIAS_HISTORY = PREFIX + "alias_history"  # model tag, JSON list, capped
+
+# Drift and governance
+REFERENCE_PROFILE = PREFIX + "reference_profile"  # artifact path of the drift reference profile
+DRIFT_SUMMARY = PREFIX + "drift_summary"
+ARCHIVED = PREFIX + "archived"
+AUDIT_LOG = PREFIX + "audit"
+
+VALIDATION_PASSED = "passed"
+VALIDATION_REJECTED = "rejected"
