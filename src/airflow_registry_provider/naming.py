@@ -17,13 +17,15 @@ from airflow_registry_provider.exceptions import InvalidInputError
 _SEMVER = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$",
+    re.ASCII,  # without it \d accepts non-ASCII digits that int() would silently convert
 )
 # MLflow accepts almost any registered-model name; we keep to names that are safe
-# in URIs (models:/name@alias), file paths and UI links.
+# in URIs (models:/name@alias), file paths and UI links. Every pattern is applied with
+# fullmatch: ``$`` alone also matches before a trailing newline ("name\n").
 _MLFLOW_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$")
 _MLFLOW_ALIAS = re.compile(r"^[A-Za-z0-9_\-]{1,255}$")
-_MLFLOW_RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
+_MLFLOW_RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE | re.ASCII)
 # Unquoted Snowflake identifier (stored upper-case).
 SNOWFLAKE_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$")
 SNOWFLAKE_RESERVED_ALIASES = frozenset({"DEFAULT", "FIRST", "LAST"})
@@ -33,7 +35,7 @@ def parse_semver(version_name: str, field: str = "version_name") -> tuple[int, i
     """Return (major, minor, patch, prerelease, build) or raise naming ``field``."""
     if not isinstance(version_name, str):
         raise InvalidInputError(field, f"must be a string like '1.2.0', got {type(version_name).__name__}")
-    match = _SEMVER.match(version_name)
+    match = _SEMVER.fullmatch(version_name)
     if match is None:
         raise InvalidInputError(field, f"{version_name!r} is not a semantic version (MAJOR.MINOR.PATCH, e.g. '1.2.0')")
     major, minor, patch, pre, build = match.groups()
@@ -62,7 +64,7 @@ def snowflake_version_name(version_name: str, field: str = "version_name") -> st
 
 
 def validate_mlflow_model_name(name: str, field: str = "model_name") -> str:
-    if not isinstance(name, str) or not _MLFLOW_MODEL_NAME.match(name):
+    if not isinstance(name, str) or not _MLFLOW_MODEL_NAME.fullmatch(name):
         raise InvalidInputError(
             field,
             f"{name!r} is not a valid model name: use letters, digits, '_', '.', '-' "
@@ -72,16 +74,16 @@ def validate_mlflow_model_name(name: str, field: str = "model_name") -> str:
 
 
 def validate_mlflow_alias(alias: str, field: str = "alias") -> str:
-    if not isinstance(alias, str) or not _MLFLOW_ALIAS.match(alias):
+    if not isinstance(alias, str) or not _MLFLOW_ALIAS.fullmatch(alias):
         raise InvalidInputError(field, f"{alias!r} is not a valid alias: use letters, digits, '_' and '-'")
-    if _MLFLOW_RESERVED_ALIAS.match(alias):
+    if _MLFLOW_RESERVED_ALIAS.fullmatch(alias):
         raise InvalidInputError(field, f"{alias!r} is reserved by MLflow ('latest' and 'v<number>')")
     return alias
 
 
 def validate_snowflake_identifier(name: str, field: str) -> str:
     """Validate an unquoted Snowflake identifier and return it upper-cased."""
-    if not isinstance(name, str) or not SNOWFLAKE_IDENTIFIER.match(name):
+    if not isinstance(name, str) or not SNOWFLAKE_IDENTIFIER.fullmatch(name):
         raise InvalidInputError(
             field,
             f"{name!r} is not a valid Snowflake identifier: start with a letter or '_', "
