@@ -24,7 +24,7 @@ from airflow_registry_provider.model_version import ModelVersion
 if TYPE_CHECKING:
     import pandas as pd
 
-    from airflow_registry_provider.grants import Grant
+    from airflow_registry_provider.grants import Grant, GrantCapabilities
 
 _HOOKS_BY_CONN_TYPE: dict[str, str] = {
     "mlflow_registry": "airflow_registry_provider.hooks.mlflow.MlflowRegistryHook",
@@ -79,6 +79,10 @@ class RegistryHook(BaseHook, abc.ABC):
     backend: ClassVar[str]
     #: Whether the registry has a per-model default version (Snowflake does, MLflow not).
     has_default_version: ClassVar[bool] = False
+    #: What the registry's access control can express; None when the hook manages no grants.
+    grant_capabilities: ClassVar[GrantCapabilities | None] = None
+    #: Longest tag value the registry stores (capped logs such as the audit log fit in it).
+    max_tag_value_length: ClassVar[int] = 5000
 
     def __init__(self, registry_conn_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -117,6 +121,10 @@ class RegistryHook(BaseHook, abc.ABC):
     @abc.abstractmethod
     def get_model_tags(self, model_name: str) -> dict[str, str]:
         """Tags (or the backend's equivalent) on the model itself."""
+
+    def get_version_tags(self, model_name: str, version: str) -> dict[str, str]:
+        """Tags of one version; backends override this when it is cheaper than :meth:`get_version`."""
+        return dict(self.get_version(model_name, version).tags)
 
     def describe_source(self, source_uri: str) -> SourceInfo:
         """Fingerprint a model given as a registry URI or model directory (MLflow only)."""
@@ -219,10 +227,26 @@ class RegistryHook(BaseHook, abc.ABC):
 
     # -- grants ----------------------------------------------------------------------
     def list_grants(self, model_name: str) -> list[Grant]:
+        """Current grants on a model, in the provider's vocabulary (see ``grants.py``).
+
+        Privileges the provider does not manage keep the backend's name (e.g. ``DENY``).
+        """
         raise UnsupportedOperationError(f"{self.backend} registry hook does not manage grants")
 
     def apply_grants(self, model_name: str, grant: Sequence[Grant], revoke: Sequence[Grant]) -> None:
+        """Grant and revoke; a grantee in both has its privilege changed in place.
+
+        Every grantee is checked to exist before the first change is made.
+        """
         raise UnsupportedOperationError(f"{self.backend} registry hook does not manage grants")
+
+    def list_future_grants(self) -> list[Grant]:
+        """Grants that every model created later in this connection's scope receives."""
+        raise UnsupportedOperationError(f"{self.backend} registry hook does not manage future grants")
+
+    def apply_future_grants(self, grant: Sequence[Grant], revoke: Sequence[Grant]) -> None:
+        """Like :meth:`apply_grants`, for :meth:`list_future_grants`."""
+        raise UnsupportedOperationError(f"{self.backend} registry hook does not manage future grants")
 
     # -- connection test -----------------------------------------------------------
     @abc.abstractmethod

@@ -8,11 +8,13 @@ import operators do not pay its ~2.7 s import.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -21,7 +23,15 @@ from urllib.parse import quote, urlparse
 
 from airflow_registry_provider import tags as tag_keys
 from airflow_registry_provider.artifacts import sha256_tree
-from airflow_registry_provider.exceptions import InvalidInputError, RegistryUnavailableError
+from airflow_registry_provider.exceptions import InvalidInputError, RegistryUnavailableError, UnsupportedOperationError
+from airflow_registry_provider.governance.identifiers import is_user, username
+from airflow_registry_provider.grants import (
+    FROM_MLFLOW_PERMISSIONS,
+    MLFLOW_PERMISSIONS,
+    PRIVILEGES,
+    Grant,
+    GrantCapabilities,
+)
 from airflow_registry_provider.hooks.base import ModelPackage, Predictor, RegistryHook, SourceInfo
 from airflow_registry_provider.model_version import ModelVersion
 from airflow_registry_provider.naming import parse_semver, validate_mlflow_alias, validate_mlflow_model_name
@@ -29,6 +39,7 @@ from airflow_registry_provider.naming import parse_semver, validate_mlflow_alias
 if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities.model_registry import ModelVersion as MlflowModelVersion
+    from mlflow.server.auth.client import AuthServiceClient
 
 DEFAULT_EXPERIMENT = "airflow_registry_provider"
 _ENV_USER = "MLFLOW_TRACKING_USERNAME"
@@ -36,6 +47,18 @@ _ENV_PASSWORD = "MLFLOW_TRACKING_PASSWORD"  # noqa: S105 - an environment variab
 _ENV_RETRIES = "MLFLOW_HTTP_REQUEST_MAX_RETRIES"
 _ENV_TIMEOUT = "MLFLOW_HTTP_REQUEST_TIMEOUT"
 _ENV_BACKOFF = "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"
+# The auth app keeps per-user grants on a hidden role per user and workspace.
+_SYNTHETIC_USER_ROLE = re.compile(r"__user_(\d+)__")
+_MODEL_RESOURCE = "registered_model"
+_ALL_MODELS = "*"
+
+
+@dataclass(frozen=True)
+class _PermissionState:
+    """The auth server's permissions on one registered-model pattern, by grantee."""
+
+    rows: dict[str, tuple[str, int]]  # grantee -> (MLflow permission, role-permission id)
+    roles: dict[str, list[int]]  # canonical role name -> role ids (several when names differ by case only)
 
 
 @contextmanager
@@ -62,8 +85,9 @@ class MlflowRegistryHook(RegistryHook):
 
     Connection (type ``mlflow_registry``) extras: ``tracking_uri`` (``http(s)://`` server
     or ``sqlite:///…``), optional ``registry_uri``, ``artifact_location`` (for the
-    experiment this hook logs into), ``experiment_name``, ``max_retries`` (default 3) and
-    ``timeout`` seconds (default 30). Login/password authenticate to a basic-auth server.
+    experiment this hook logs into), ``experiment_name``, ``max_retries`` (default 3),
+    ``timeout`` seconds (default 30) and ``workspace`` (auth-app workspace whose roles
+    grants use, default ``default``). Login/password authenticate to a basic-auth server.
     Without ``tracking_uri`` the host/port/schema fields form ``http(s)://host:port``.
     """
 
@@ -72,6 +96,11 @@ class MlflowRegistryHook(RegistryHook):
     conn_type = "mlflow_registry"
     hook_name = "MLflow Model Registry"
     backend: ClassVar[str] = "mlflow"
+    # mlflow.utils.validation.MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH
+    max_tag_value_length: ClassVar[int] = 100_000
+    grant_capabilities: ClassVar[GrantCapabilities | None] = GrantCapabilities(
+        privileges=frozenset(PRIVILEGES), users=True, single_owner=False
+    )
 
     def __init__(self, registry_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(registry_conn_id=registry_conn_id, **kwargs)
@@ -99,6 +128,7 @@ class MlflowRegistryHook(RegistryHook):
             "timeout": int(extra.get("timeout", 30)),
             "login": conn.login,
             "password": conn.password,
+            "workspace": extra.get("workspace") or "default",
         }
 
     @property
@@ -231,6 +261,10 @@ class MlflowRegistryHook(RegistryHook):
     def get_model_tags(self, model_name: str) -> dict[str, str]:
         with self._client() as client:
             return dict(client.get_registered_model(model_name).tags)
+
+    def get_version_tags(self, model_name: str, version: str) -> dict[str, str]:
+        with self._client() as client:
+            return dict(client.get_model_version(model_name, str(version)).tags)
 
     # -- writes ----------------------------------------------------------------------
     def _experiment_id(self, client: MlflowClient) -> str:
@@ -438,3 +472,104 @@ class MlflowRegistryHook(RegistryHook):
         if not self.is_server:
             return None
         return f"{self.tracking_uri.rstrip('/')}/#/experiments/runs/{run_id}"
+
+    # -- grants (MLflow auth app) --------------------------------------------------
+    # Grants map onto the basic-auth app's role permissions on ``registered_model``
+    # resources (see ``grants.py`` for the privilege mapping). Roles are matched by name
+    # case-insensitively, as on Snowflake; ``user:<name>`` grants live on the user's
+    # hidden per-user role, which the server creates on the first grant.
+
+    @contextmanager
+    def _auth_client(self) -> Iterator[AuthServiceClient]:
+        if not self.is_server:
+            raise UnsupportedOperationError(
+                f"grants need an MLflow tracking server started with --app-name basic-auth; "
+                f"{self.registry_conn_id!r} points at a local store"
+            )
+        from mlflow.server.auth.client import AuthServiceClient
+
+        with self._client():
+            yield AuthServiceClient(self.tracking_uri)
+
+    def _permission_state(self, auth: AuthServiceClient, pattern: str) -> _PermissionState:
+        """Every role's permission on ``pattern``: one list call, plus one for user names if needed."""
+        rows: dict[str, tuple[str, int]] = {}
+        roles: dict[str, list[int]] = {}
+        per_user: dict[int, tuple[str, int]] = {}
+        for role in auth.list_roles(self._settings["workspace"]):
+            synthetic = _SYNTHETIC_USER_ROLE.fullmatch(role.name)
+            if not synthetic:
+                roles.setdefault(role.name.upper(), []).append(role.id)
+            # The server keeps at most one row per (role, resource type, pattern).
+            for p in role.permissions:
+                if p.resource_type == _MODEL_RESOURCE and p.resource_pattern == pattern:
+                    if synthetic:
+                        per_user[int(synthetic.group(1))] = (p.permission, p.id)
+                    else:
+                        rows[role.name.upper()] = (p.permission, p.id)
+        if per_user:
+            from mlflow.server.auth.routes import LIST_USERS
+
+            # AuthServiceClient has no list_users(); the endpoint is the one the MLflow UI uses.
+            names = {u["id"]: u["username"] for u in auth._request(LIST_USERS, "GET")["users"]}
+            rows.update({f"user:{names[uid]}": row for uid, row in per_user.items() if uid in names})
+        return _PermissionState(rows=rows, roles=roles)
+
+    def _list_pattern_grants(self, pattern: str) -> list[Grant]:
+        with self._auth_client() as auth:
+            state = self._permission_state(auth, pattern)
+        return [Grant(grantee, FROM_MLFLOW_PERMISSIONS.get(perm, perm)) for grantee, (perm, _) in state.rows.items()]
+
+    def _apply_pattern_grants(self, pattern: str, grant: Sequence[Grant], revoke: Sequence[Grant]) -> None:
+        from mlflow.exceptions import MlflowException
+
+        with self._auth_client() as auth:
+            state = self._permission_state(auth, pattern)
+            problems = []
+            for g in grant:
+                if g.grantee in state.rows:
+                    continue
+                if is_user(g.grantee):
+                    try:
+                        auth.get_user(username(g.grantee))
+                    except MlflowException as err:
+                        if err.error_code != "RESOURCE_DOES_NOT_EXIST":
+                            raise
+                        problems.append(f"user {username(g.grantee)!r} does not exist on {self.tracking_uri}")
+                elif g.grantee not in state.roles:
+                    problems.append(
+                        f"role {g.grantee} does not exist in workspace {self._settings['workspace']!r} "
+                        f"on {self.tracking_uri} (create it with AuthServiceClient.create_role)"
+                    )
+                elif len(state.roles[g.grantee]) > 1:
+                    problems.append(f"role name {g.grantee} matches several roles that differ only by case")
+            if problems:
+                raise InvalidInputError("grants", "; ".join(problems))
+            changed = {g.grantee for g in grant}
+            for g in revoke:
+                if g.grantee not in changed and g.grantee in state.rows:
+                    auth.remove_role_permission(state.rows[g.grantee][1])
+            for g in grant:
+                permission = MLFLOW_PERMISSIONS[g.privilege]
+                if g.grantee in state.rows:  # one row per grantee and model: change it in place
+                    auth.update_role_permission(state.rows[g.grantee][1], permission)
+                elif is_user(g.grantee):
+                    auth.grant_user_permission(username(g.grantee), _MODEL_RESOURCE, pattern, permission)
+                else:
+                    auth.add_role_permission(state.roles[g.grantee][0], _MODEL_RESOURCE, pattern, permission)
+
+    def list_grants(self, model_name: str) -> list[Grant]:
+        return self._list_pattern_grants(self.validate_model_name(model_name))
+
+    def apply_grants(self, model_name: str, grant: Sequence[Grant], revoke: Sequence[Grant]) -> None:
+        model_name = self.validate_model_name(model_name)
+        with self._client() as client:
+            client.get_registered_model(model_name)  # a permission on a missing model would dangle
+        self._apply_pattern_grants(model_name, grant, revoke)
+
+    def list_future_grants(self) -> list[Grant]:
+        """Grants on the ``*`` pattern: every registered model, existing and future."""
+        return self._list_pattern_grants(_ALL_MODELS)
+
+    def apply_future_grants(self, grant: Sequence[Grant], revoke: Sequence[Grant]) -> None:
+        self._apply_pattern_grants(_ALL_MODELS, grant, revoke)

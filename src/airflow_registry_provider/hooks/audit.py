@@ -1,0 +1,251 @@
+"""The audit trail every operator records its registry changes through.
+
+One call per change::
+
+    trail = AuditTrail.from_context(context, hook, sql_conn_id=self.audit_conn_id)
+    hook.set_alias(model, "champion", version)
+    trail.record_alias(model, "champion", old_version=old, new_version=version, reason=self.reason)
+
+Each record goes to the registry itself (a capped JSON log in the ``AUDIT_LOG`` tag of
+the version and of the model) and, when ``sql_conn_id`` is set, to an append-only table
+in any database with a common-sql hook (created if missing; only ever INSERTed into).
+Inside ``with trail.batch():`` records are buffered and written once per model, once
+per version and in one INSERT, which keeps bulk changes (retention) at one write each.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from airflow_registry_provider import tags as tag_keys
+from airflow_registry_provider.exceptions import RegistryError
+from airflow_registry_provider.governance.audit import (
+    DEFAULT_TABLE,
+    AuditRecord,
+    alias_change,
+    append_capped,
+    create_table_sql,
+    parse_log,
+    resolve_actor,
+    select_sql,
+    sql_column_names,
+    validate_table,
+)
+
+if TYPE_CHECKING:
+    from airflow.providers.common.sql.hooks.sql import DbApiHook
+    from airflow.sdk import Context
+
+    from airflow_registry_provider.hooks.base import RegistryHook
+
+#: Records kept in a version's / a model's registry log (the SQL table keeps everything).
+VERSION_LOG_RECORDS = 50
+MODEL_LOG_RECORDS = 200
+
+
+class AuditError(RegistryError):
+    """A change was made but its audit record could not be written to every sink."""
+
+
+def sql_hook(conn_id: str) -> DbApiHook:
+    """The common-sql hook of an Airflow connection (PostgreSQL, MySQL, Snowflake, sqlite, ...)."""
+    from airflow.providers.common.sql.hooks.sql import DbApiHook
+    from airflow.sdk import BaseHook
+
+    hook = BaseHook.get_connection(conn_id).get_hook()
+    if not isinstance(hook, DbApiHook):
+        raise RegistryError(f"connection {conn_id!r} is not a SQL database (its hook is {type(hook).__name__})")
+    return hook
+
+
+def read_sql_records(conn_id: str, model: str, table: str = DEFAULT_TABLE) -> list[AuditRecord]:
+    """Every record of ``model`` in the audit table, oldest first."""
+    hook = sql_hook(conn_id)
+    rows = hook.get_records(select_sql(table, hook.placeholder), parameters=(model,))
+    return [AuditRecord.from_sql_row(row) for row in rows]
+
+
+def load_records(
+    hook: RegistryHook, model: str, sql_conn_id: str | None = None, table: str = DEFAULT_TABLE
+) -> list[AuditRecord]:
+    """A model's audit records: the SQL table when configured (complete), else the
+    model's capped registry log (the most recent records only)."""
+    if sql_conn_id:
+        return read_sql_records(sql_conn_id, model, table)
+    return parse_log(hook.get_model_tags(model).get(tag_keys.AUDIT_LOG))
+
+
+class AuditTrail:
+    """Writes :class:`AuditRecord` s for one task's registry changes."""
+
+    def __init__(
+        self,
+        hook: RegistryHook,
+        *,
+        actor: str,
+        dag_id: str | None = None,
+        run_id: str | None = None,
+        task_id: str | None = None,
+        sql_conn_id: str | None = None,
+        table: str = DEFAULT_TABLE,
+    ) -> None:
+        self.hook = hook
+        self.actor = actor
+        self.dag_id = dag_id
+        self.run_id = run_id
+        self.task_id = task_id
+        self.sql_conn_id = sql_conn_id
+        self.table = validate_table(table)
+        self._pending: list[tuple[AuditRecord, Mapping[str, str] | None]] = []
+        self._batching = False
+        self._table_ready = False
+
+    @classmethod
+    def from_context(
+        cls, context: Context, hook: RegistryHook, sql_conn_id: str | None = None, table: str = DEFAULT_TABLE
+    ) -> AuditTrail:
+        """A trail for the running task: actor, dag, run and task come from the context.
+
+        The actor is the user who triggered the run, else ``<run_type>:<run_id>``.
+        """
+        dag_run = context.get("dag_run")
+        ti = context.get("ti")
+        run_id = getattr(dag_run, "run_id", None) or context.get("run_id")
+        run_type = getattr(dag_run, "run_type", None)
+        return cls(
+            hook,
+            actor=resolve_actor(
+                getattr(dag_run, "triggering_user_name", None), getattr(run_type, "value", run_type), run_id
+            ),
+            dag_id=getattr(ti, "dag_id", None) or getattr(dag_run, "dag_id", None),
+            run_id=run_id,
+            task_id=getattr(ti, "task_id", None),
+            sql_conn_id=sql_conn_id,
+            table=table,
+        )
+
+    # -- recording -------------------------------------------------------------------
+    def record(
+        self,
+        action: str,
+        *,
+        model: str,
+        version: str | None = None,
+        before: Any = None,
+        after: Any = None,
+        reason: str | None = None,
+        approver: str | None = None,
+        version_tags: Mapping[str, str] | None = None,
+    ) -> AuditRecord:
+        """Record one change that has just been made; written now unless inside :meth:`batch`.
+
+        ``version_tags`` are the version's current tags when the caller already has them
+        (saves reading them back to extend the version's log).
+        """
+        record = AuditRecord(
+            at=datetime.now(UTC),
+            actor=self.actor,
+            backend=self.hook.backend,
+            model=model,
+            action=action,
+            version=None if version is None else str(version),
+            before=before,
+            after=after,
+            reason=reason,
+            approver=approver,
+            dag_id=self.dag_id,
+            run_id=self.run_id,
+            task_id=self.task_id,
+        )
+        self._pending.append((record, version_tags))
+        if not self._batching:
+            self.flush()
+        return record
+
+    def record_alias(
+        self,
+        model: str,
+        alias: str,
+        *,
+        old_version: str | None,
+        new_version: str | None,
+        reason: str | None = None,
+        approver: str | None = None,
+    ) -> AuditRecord:
+        """Record an alias move (``new_version`` None: the alias was removed)."""
+        before, after = alias_change(alias, old_version, new_version)
+        return self.record(
+            "alias", model=model, version=new_version, before=before, after=after, reason=reason, approver=approver
+        )
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Buffer records and write them together when the block ends (also on error)."""
+        self._batching = True
+        try:
+            yield
+        finally:
+            self._batching = False
+            self.flush()
+
+    def flush(self) -> None:
+        """Write pending records to every sink; raise :class:`AuditError` if any sink failed."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        records = [record for record, _ in pending]
+        failures = []
+        for sink in (self._write_sql, self._write_registry):
+            try:
+                sink(pending)
+            except Exception as err:  # every sink is attempted before reporting
+                failures.append(f"{sink.__name__.removeprefix('_write_')}: {type(err).__name__}: {err}")
+        for record in records:
+            self.hook.log.info(
+                "Audit: %s %s %s%s by %s: %s -> %s",
+                record.action,
+                record.backend,
+                record.model,
+                f" v{record.version}" if record.version else "",
+                record.actor,
+                record.before,
+                record.after,
+            )
+        if failures:
+            raise AuditError(f"{len(records)} audit record(s) not fully written: " + "; ".join(failures))
+
+    # -- sinks -----------------------------------------------------------------------
+    def _write_sql(self, pending: list[tuple[AuditRecord, Mapping[str, str] | None]]) -> None:
+        if not self.sql_conn_id:
+            return
+        hook = sql_hook(self.sql_conn_id)
+        if not self._table_ready:
+            hook.run(create_table_sql(self.table))
+            self._table_ready = True
+        hook.insert_rows(self.table, [record.sql_row() for record, _ in pending], target_fields=sql_column_names())
+
+    def _write_registry(self, pending: list[tuple[AuditRecord, Mapping[str, str] | None]]) -> None:
+        limit = self.hook.max_tag_value_length
+        by_model: dict[str, list[AuditRecord]] = defaultdict(list)
+        by_version: dict[tuple[str, str], list[AuditRecord]] = defaultdict(list)
+        known_tags: dict[tuple[str, str], Mapping[str, str]] = {}
+        for record, version_tags in pending:
+            by_model[record.model].append(record)
+            if record.version is not None and record.action != "delete":
+                key = (record.model, record.version)
+                by_version[key].append(record)
+                if version_tags is not None:
+                    known_tags[key] = version_tags
+        for (model, version), records in by_version.items():
+            tags = known_tags.get((model, version))
+            current = (tags if tags is not None else self.hook.get_version_tags(model, version)).get(tag_keys.AUDIT_LOG)
+            log = append_capped(current, records, max_records=VERSION_LOG_RECORDS, max_chars=limit)
+            self.hook.set_version_tags(model, version, {tag_keys.AUDIT_LOG: log})
+        for model, records in by_model.items():
+            current = self.hook.get_model_tags(model).get(tag_keys.AUDIT_LOG)
+            log = append_capped(current, records, max_records=MODEL_LOG_RECORDS, max_chars=limit)
+            self.hook.set_model_tags(model, {tag_keys.AUDIT_LOG: log})
