@@ -118,6 +118,23 @@ class RegistryHook(BaseHook, abc.ABC):
     def iter_versions(self, model_name: str, *, page_size: int = 1000) -> Iterator[ModelVersion]:
         """Every version of a model, fetched page by page."""
 
+    def next_version_name(self, model_name: str, part: str = "patch") -> str:
+        """The semantic version after the highest one registered (``1.0.0`` for a new model)."""
+        from airflow_registry_provider.naming import parse_semver, semver_sort_key
+
+        names = [v.version_name for v in self.iter_versions(model_name) if v.version_name]
+        if not names:
+            return "1.0.0"
+        major, minor, patch, _, _ = parse_semver(max(names, key=semver_sort_key))
+        bumped = {
+            "major": (major + 1, 0, 0),
+            "minor": (major, minor + 1, 0),
+            "patch": (major, minor, patch + 1),
+        }
+        if part not in bumped:
+            raise InvalidInputError("part", f"must be major, minor or patch, not {part!r}")
+        return "{}.{}.{}".format(*bumped[part])
+
     @abc.abstractmethod
     def get_model_tags(self, model_name: str) -> dict[str, str]:
         """Tags (or the backend's equivalent) on the model itself."""
@@ -206,6 +223,37 @@ class RegistryHook(BaseHook, abc.ABC):
     def predict(self, model_name: str, version: str, data: pd.DataFrame) -> Any:
         """Score ``data`` with a registered version (locally unless the backend serves it)."""
         return self.load_model(model_name, version).predict(data)
+
+    def batch_predict(
+        self,
+        version: ModelVersion,
+        source: str,
+        destination: str,
+        *,
+        batch_size: int = 100_000,
+        partition_column: str | None = None,
+        prediction_column: str = "prediction",
+    ) -> dict[str, Any]:
+        """Score a whole dataset with ``version`` and write the predictions.
+
+        The default streams a local Parquet file through the model loaded in the worker;
+        backends that serve models themselves (Snowflake) override it.
+        """
+        from airflow_registry_provider.inference import stream_predict
+
+        if partition_column is not None:
+            raise UnsupportedOperationError(f"partition_column is not supported by {self.backend} batch inference")
+        schema = self.input_schema(version.model_name, version.version)
+        return stream_predict(
+            self.load_model(version.model_name, version.version),
+            source,
+            destination,
+            model_name=version.model_name,
+            model_version=version.version,
+            feature_columns=[name for name, _ in schema] if schema else None,
+            batch_size=batch_size,
+            prediction_column=prediction_column,
+        )
 
     @abc.abstractmethod
     def input_schema(self, model_name: str, version: str) -> list[tuple[str, str]] | None:

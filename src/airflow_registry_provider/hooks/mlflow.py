@@ -364,12 +364,19 @@ class MlflowRegistryHook(RegistryHook):
                 raise InvalidInputError("sample_input", f"the model cannot score it: {err}") from err
             signature = infer_signature(package.sample_input, predictions)
             example = package.sample_input.head(5)
+        options = dict(package.options)
+        if package.flavor == "sklearn":
+            # The estimator arrived as a pickle this pipeline wrote and trusts; keep that format
+            # rather than MLflow's skops default, which rejects common estimators (e.g.
+            # HistGradientBoosting) unless every internal type is listed as trusted.
+            options.setdefault("serialization_format", "cloudpickle")
         return flavor.log_model(
             package.model,
             name="model",
             signature=signature,
             input_example=example,
             pip_requirements=package.pip_requirements or None,
+            **options,
         )
 
     @staticmethod

@@ -1,0 +1,186 @@
+"""Customer churn model lifecycle: train -> register -> gate -> promote -> batch inference.
+
+Runs on a laptop with no server: by default the ``mlflow_default`` connection points at
+a sqlite MLflow registry (see the README). Each run draws a fresh synthetic sample
+(seeded from the run), so every run trains a slightly different model; a new version
+becomes ``champion`` only when it passes the thresholds, beats the current champion and
+passes the inference test on held-out data.
+
+Heavy libraries (sklearn, pandas, mlflow) are imported inside tasks: this file parses
+in milliseconds.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import pendulum
+from airflow.sdk import Param, dag, task
+
+from airflow_registry_provider.operators import (
+    BatchInferenceOperator,
+    LogModelOperator,
+    PromoteVersionOperator,
+    ValidateMetricsOperator,
+)
+
+FEATURES = [
+    "customer_age",
+    "account_balance",
+    "days_since_last_purchase",
+    "support_tickets",
+    "monthly_spend",
+    "tenure_months",
+]
+LABEL = "churned"
+DEFAULT_DATA_DIR = os.path.join(os.environ.get("AIRFLOW_HOME", tempfile.gettempdir()), "churn_data")
+
+
+@dag(
+    dag_id="churn_model_lifecycle",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    render_template_as_native_obj=True,
+    tags=["model-registry", "example"],
+    params={
+        "model_name": Param("customer_churn_predictor", type="string", description="Registered model name"),
+        "thresholds": Param(
+            {"accuracy": ">= 0.70", "roc_auc": ">= 0.78", "log_loss": "<= 0.58"},
+            type="object",
+            description="Quality gate: metric -> rule",
+        ),
+        "data_dir": Param(DEFAULT_DATA_DIR, type="string", description="Where data, models and predictions go"),
+        "registry_conn_id": Param("mlflow_default", type="string"),
+    },
+    doc_md=__doc__,
+)
+def churn_model_lifecycle() -> None:
+    @task
+    def prepare_data(data_dir: str, run_id: str) -> dict[str, str]:
+        """A seeded synthetic customer-churn dataset: train, validation, sample and a scoring batch."""
+        import hashlib
+
+        import numpy as np
+        import pandas as pd
+
+        seed = int(hashlib.sha256(run_id.encode()).hexdigest()[:8], 16)
+        rng = np.random.default_rng(seed)
+        out = os.path.join(data_dir, "runs", hashlib.sha256(run_id.encode()).hexdigest()[:12])
+        os.makedirs(out, exist_ok=True)
+
+        def draw(n: int) -> pd.DataFrame:
+            frame = pd.DataFrame(
+                {
+                    "customer_age": rng.integers(18, 80, n).astype(float),
+                    "account_balance": rng.gamma(2.0, 12_000.0, n),
+                    "days_since_last_purchase": rng.exponential(40.0, n),
+                    "support_tickets": rng.poisson(1.5, n).astype(float),
+                    "monthly_spend": rng.normal(120.0, 40.0, n).clip(0),
+                    "tenure_months": rng.integers(1, 120, n).astype(float),
+                }
+            )
+            logit = (
+                0.035 * frame.days_since_last_purchase
+                + 0.45 * frame.support_tickets
+                - 0.025 * frame.tenure_months
+                - 0.000015 * frame.account_balance
+                - 0.006 * frame.monthly_spend
+                + 0.4
+            )
+            frame[LABEL] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+            return frame
+
+        paths = {name: os.path.join(out, f"{name}.parquet") for name in ("train", "validation", "sample", "scoring")}
+        draw(8_000).to_parquet(paths["train"], index=False)
+        draw(2_000).to_parquet(paths["validation"], index=False)
+        draw(50)[FEATURES].to_parquet(paths["sample"], index=False)
+        scoring = draw(20_000)[FEATURES]
+        scoring.insert(0, "customer_id", np.arange(len(scoring)))
+        scoring.to_parquet(paths["scoring"], index=False)
+        paths["dir"] = out
+        return paths
+
+    @task
+    def train(data: dict[str, str]) -> dict:
+        """Fit a scaled logistic regression and measure it on the validation split."""
+        import joblib
+        import pandas as pd
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        train_df = pd.read_parquet(data["train"])
+        valid_df = pd.read_parquet(data["validation"])
+        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+        model.fit(train_df[FEATURES], train_df[LABEL])
+        proba = model.predict_proba(valid_df[FEATURES])[:, 1]
+        predicted = (proba >= 0.5).astype(int)
+        path = os.path.join(data["dir"], "model.joblib")
+        joblib.dump(model, path)
+        return {
+            "model_path": path,
+            "metrics": {
+                "accuracy": float(accuracy_score(valid_df[LABEL], predicted)),
+                "f1": float(f1_score(valid_df[LABEL], predicted)),
+                "roc_auc": float(roc_auc_score(valid_df[LABEL], proba)),
+                "log_loss": float(log_loss(valid_df[LABEL], proba)),
+            },
+        }
+
+    @task
+    def next_version(model_name: str, registry_conn_id: str) -> str:
+        """The next patch version after the highest one registered."""
+        from airflow_registry_provider.hooks import get_registry_hook
+
+        return get_registry_hook(registry_conn_id).next_version_name(model_name)
+
+    data = prepare_data(data_dir="{{ params.data_dir }}", run_id="{{ run_id }}")
+    trained = train(data)
+    version = next_version("{{ params.model_name }}", "{{ params.registry_conn_id }}")
+
+    log_model = LogModelOperator(
+        task_id="log_model",
+        registry_conn_id="{{ params.registry_conn_id }}",
+        model_name="{{ params.model_name }}",
+        model=trained["model_path"],
+        version_name=version,
+        sample_input=data["sample"],
+        metrics=trained["metrics"],
+        training_data=[data["train"]],
+        description="Logistic-regression churn classifier trained by churn_model_lifecycle",
+        tags={"team": "growth", "framework": "scikit-learn"},
+    )
+    validate = ValidateMetricsOperator(
+        task_id="validate_metrics",
+        registry_conn_id="{{ params.registry_conn_id }}",
+        model_version=log_model.output,
+        thresholds="{{ params.thresholds }}",
+        compare_to="champion",
+        validation_data=data["validation"],
+        label_column=LABEL,
+        on_failure="skip",
+    )
+    promote = PromoteVersionOperator(
+        task_id="promote_version",
+        registry_conn_id="{{ params.registry_conn_id }}",
+        model_version=log_model.output,
+        alias="champion",
+        reason="passed thresholds, beat the champion and the inference test",
+    )
+    score = BatchInferenceOperator(
+        task_id="batch_inference",
+        registry_conn_id="{{ params.registry_conn_id }}",
+        model_name="{{ params.model_name }}",
+        alias="champion",
+        input_path=data["scoring"],
+        output_path="{{ params.data_dir }}/predictions.parquet",
+        # Score with whichever version is champion, also when this run's candidate was rejected.
+        trigger_rule="none_failed",
+    )
+    validate >> promote >> score
+
+
+churn_model_lifecycle()

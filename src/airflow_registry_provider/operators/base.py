@@ -1,0 +1,74 @@
+"""What every registry operator shares: the hook, run context and error policy."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_registry_provider.exceptions import InvalidInputError, VersionConflictError
+from airflow_registry_provider.hooks.base import RegistryHook, get_registry_hook
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class BaseRegistryOperator(BaseOperator):
+    """Base for operators that act on a model registry chosen by ``registry_conn_id``."""
+
+    template_fields: Sequence[str] = ("registry_conn_id",)
+
+    def __init__(self, *, registry_conn_id: str = "mlflow_default", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.registry_conn_id = registry_conn_id
+
+    @cached_property
+    def hook(self) -> RegistryHook:
+        return get_registry_hook(self.registry_conn_id)
+
+    @staticmethod
+    @contextmanager
+    def fail_fast_on_bad_input() -> Iterator[None]:
+        """Bad input will not get better on retry: fail the task without retrying."""
+        try:
+            yield
+        except (InvalidInputError, VersionConflictError) as err:
+            raise AirflowFailException(str(err)) from err
+
+
+def run_tags(context: Context) -> dict[str, str]:
+    """Where a change came from: DAG, run, task, try and DAG bundle version when known."""
+    from airflow_registry_provider import tags
+
+    ti = context["ti"]
+    result = {
+        tags.DAG_ID: ti.dag_id,
+        tags.RUN_ID: ti.run_id,
+        tags.TASK_ID: ti.task_id,
+        tags.TRY_NUMBER: str(ti.try_number),
+    }
+    bundle = getattr(ti, "bundle_instance", None)
+    if bundle is not None:
+        result[tags.BUNDLE_NAME] = str(getattr(bundle, "name", ""))
+        version = getattr(bundle, "version", None) or getattr(context.get("dag_run"), "bundle_version", None)
+        if version:
+            result[tags.BUNDLE_VERSION] = str(version)
+    return result
+
+
+def actor(context: Context) -> str:
+    """The user who triggered a manual run, else the run itself."""
+    dag_run = context.get("dag_run")
+    user = getattr(dag_run, "triggering_user_name", None)
+    if user:
+        return str(user)
+    return f"{getattr(dag_run, 'run_type', 'run')}:{context['ti'].run_id}"
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)

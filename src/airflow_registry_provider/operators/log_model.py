@@ -1,0 +1,163 @@
+"""Register a model produced by an upstream task as a new, immutable version."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+from airflow_registry_provider import tags as tag_keys
+from airflow_registry_provider.assets import MODEL_EVENTS_ALIAS, model_asset
+from airflow_registry_provider.exceptions import InvalidInputError
+from airflow_registry_provider.links import RegistryVersionLink
+from airflow_registry_provider.operators.base import BaseRegistryOperator, run_tags, to_json
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_registry_provider.model_version import ModelVersionRef
+
+
+class LogModelOperator(BaseRegistryOperator):
+    """Register a model file or MLflow model as a version, with signature, metrics and lineage.
+
+    :param model_name: Registered model name.
+    :param model: A joblib/pickle file of a scikit-learn, XGBoost or LightGBM estimator,
+        or an MLflow model URI (``runs:/…``, ``models:/…``) or directory.
+    :param version_name: Semantic version name, e.g. ``1.2.0``. Never overwritten: a retry
+        with the same artifact returns the existing version, another artifact fails.
+    :param sample_input: Parquet/CSV file of model input rows; gives the signature and the
+        input example. Required unless ``allow_no_signature``.
+    :param metrics: Metric name -> finite number.
+    :param tags: Extra version tags.
+    :param description: Version description.
+    :param training_data: Paths of the training data; their sha256 goes into lineage.
+    :param allow_no_signature: Register without ``sample_input`` (not recommended).
+    :param backend_options: Backend-specific settings, e.g. ``{"target_platforms": [...]}`` on Snowflake.
+    :param registry_conn_id: Registry connection (``mlflow_registry`` or ``snowflake``).
+    :return: (XCom) a model version reference: registry_conn_id, model_name, version,
+        version_name, uri, aliases.
+    """
+
+    template_fields: Sequence[str] = (
+        "registry_conn_id",
+        "model_name",
+        "model",
+        "version_name",
+        "sample_input",
+        "metrics",
+        "tags",
+        "description",
+        "training_data",
+        "backend_options",
+    )
+    template_fields_renderers = {"metrics": "json", "tags": "json", "backend_options": "json"}
+    operator_extra_links = (RegistryVersionLink(),)
+    ui_color = "#d5e8f7"
+
+    def __init__(
+        self,
+        *,
+        model_name: str,
+        model: str,
+        version_name: str,
+        sample_input: str | None = None,
+        metrics: Mapping[str, float] | None = None,
+        tags: Mapping[str, str] | None = None,
+        description: str | None = None,
+        training_data: str | Sequence[str] | None = None,
+        allow_no_signature: bool = False,
+        backend_options: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        outlets = list(kwargs.pop("outlets", None) or [])
+        super().__init__(outlets=[*outlets, MODEL_EVENTS_ALIAS], **kwargs)
+        self.model_name = model_name
+        self.model = model
+        self.version_name = version_name
+        self.sample_input = sample_input
+        self.metrics = metrics
+        self.tags = tags
+        self.description = description
+        self.training_data = training_data
+        self.allow_no_signature = allow_no_signature
+        self.backend_options = backend_options
+        self.registry_version_url: str | None = None
+
+    def execute(self, context: Context) -> ModelVersionRef:
+        with self.fail_fast_on_bad_input():
+            version, created = self.hook.register_version(self.model_name, self._package(context))
+        ref = version.ref(self.registry_conn_id)
+        self.log.info(
+            "%s version %s (%s) of %s: %s",
+            "Registered" if created else "Reused",
+            version.version,
+            version.version_name,
+            version.model_name,
+            version.uri,
+        )
+        self.registry_version_url = self.hook.version_url(version.model_name, version.version)
+        context["outlet_events"][MODEL_EVENTS_ALIAS].add(
+            model_asset(self.registry_conn_id, version.model_name), extra=cast("dict[str, Any]", ref)
+        )
+        return ref
+
+    def _package(self, context: Context) -> Any:
+        """Check every input before anything is written to the registry."""
+        from airflow_registry_provider.artifacts import (
+            check_columns,
+            is_mlflow_source,
+            load_model_file,
+            pinned_requirements,
+            read_table_file,
+            sha256_file,
+        )
+        from airflow_registry_provider.gates import coerce_metrics
+        from airflow_registry_provider.hooks.base import ModelPackage
+
+        self.hook.validate_model_name(self.model_name)
+        self.hook.validate_version_name(self.version_name)
+        metrics = coerce_metrics(self.metrics)
+        if not isinstance(self.model, str) or not self.model:
+            raise InvalidInputError("model", "give a model file path or an MLflow model URI")
+        if self.sample_input is None and not self.allow_no_signature:
+            raise InvalidInputError(
+                "sample_input", "is required to capture the model signature (or set allow_no_signature=True)"
+            )
+        sample = read_table_file(self.sample_input, "sample_input") if self.sample_input else None
+        estimator = source_uri = None
+        if is_mlflow_source(self.model):
+            source = self.hook.describe_source(self.model)
+            source_uri, flavor, sha256 = self.model, source.flavor, source.sha256
+        else:
+            estimator, flavor = load_model_file(self.model)
+            sha256 = sha256_file(self.model)
+            if sample is not None:
+                check_columns(estimator, sample, "sample_input")
+        lineage = run_tags(context)
+        if self.training_data:
+            paths = [self.training_data] if isinstance(self.training_data, str) else list(self.training_data)
+            missing = [p for p in paths if not os.path.isfile(p)]
+            if missing:
+                raise InvalidInputError("training_data", f"files not found: {missing}")
+            lineage[tag_keys.TRAINING_DATA_SHA256] = to_json({p: sha256_file(p) for p in paths})
+        version_tags = {
+            **{str(k): str(v) for k, v in (self.tags or {}).items()},
+            **lineage,
+            tag_keys.VERSION_NAME: self.version_name,
+            tag_keys.ARTIFACT_SHA256: sha256,
+            tag_keys.FLAVOR: flavor,
+        }
+        return ModelPackage(
+            version_name=self.version_name,
+            flavor=flavor,
+            artifact_sha256=sha256,
+            model=estimator,
+            source_uri=source_uri,
+            sample_input=sample,
+            pip_requirements=pinned_requirements(flavor),
+            metrics=metrics,
+            tags=version_tags,
+            description=self.description,
+            options=dict(self.backend_options or {}),
+        )
