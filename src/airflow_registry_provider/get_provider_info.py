@@ -34,6 +34,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_registry_provider.operators.validate_metrics",
                     "airflow_registry_provider.operators.promote_version",
                     "airflow_registry_provider.operators.batch_inference",
+                    "airflow_registry_provider.operators.grant_model",
                 ],
             }
         ],

@@ -61,6 +61,9 @@ class GrantCapabilities:
     users: bool
     #: Whether a model has exactly one owner, so that granting OWNERSHIP transfers it.
     single_owner: bool
+    #: Whether a grantee holds at most one privilege per model, so that granting another
+    #: replaces it (MLflow keeps one permission per role and model).
+    exclusive: bool = False
 
 
 @dataclass(frozen=True)
@@ -181,12 +184,16 @@ class GrantPlan:
         }
 
 
-def plan_grants(target: str, declared: Iterable[Grant], current: Iterable[Grant], *, revoke_missing: bool) -> GrantPlan:
+def plan_grants(
+    target: str, declared: Iterable[Grant], current: Iterable[Grant], *, revoke_missing: bool, exclusive: bool = False
+) -> GrantPlan:
     """Diff declared grants against current ones.
 
     Declared grants not yet held are granted. With ``revoke_missing`` every current grant
     in our vocabulary that is not declared is revoked, so the result is exactly the
-    declared set; current grants in other vocabularies are never touched.
+    declared set; current grants in other vocabularies are never touched. With
+    ``exclusive`` (see :class:`GrantCapabilities`) a grantee's other privilege is shown
+    as revoked when a new one replaces it, whatever ``revoke_missing`` says.
     """
     wanted = set(declared)
     held = set(current)
@@ -194,8 +201,9 @@ def plan_grants(target: str, declared: Iterable[Grant], current: Iterable[Grant]
     managed = held - unmanaged
     undeclared = managed - wanted
     if not revoke_missing:
-        unmanaged |= undeclared
-        undeclared = set()
+        regranted = {g.grantee for g in wanted - managed} if exclusive else set()
+        unmanaged |= {g for g in undeclared if g.grantee not in regranted}
+        undeclared = {g for g in undeclared if g.grantee in regranted}
     return GrantPlan(
         target=target,
         to_grant=tuple(sorted(wanted - managed)),

@@ -101,6 +101,15 @@ def test_plan_converges_only_with_revoke_missing() -> None:
     assert plan_grants("churn", declared, after, revoke_missing=True).changed is False
 
 
+def test_exclusive_plan_shows_the_replaced_privilege() -> None:
+    current = [Grant("DS", "READ"), Grant("OTHER", "READ")]
+    plan = plan_grants("churn", [Grant("DS", "EDIT")], current, revoke_missing=False, exclusive=True)
+    assert plan.to_revoke == (Grant("DS", "READ"),)
+    assert plan.unmanaged == (Grant("OTHER", "READ"),)
+    additive = plan_grants("churn", [Grant("DS", "EDIT")], current, revoke_missing=False)
+    assert additive.to_revoke == ()
+
+
 def test_plan_never_revokes_privileges_outside_the_vocabulary() -> None:
     plan = plan_grants("churn", [], [Grant("user:eve", "DENY")], revoke_missing=True)
     assert plan.to_revoke == ()

@@ -79,6 +79,17 @@ def load_records(
     return parse_log(hook.get_model_tags(model).get(tag_keys.AUDIT_LOG))
 
 
+def context_actor(context: Context) -> str:
+    """The user who triggered the run, else ``<run_type>:<run_id>`` (scheduled, backfill, ...)."""
+    dag_run = context.get("dag_run")
+    run_type = getattr(dag_run, "run_type", None)
+    return resolve_actor(
+        getattr(dag_run, "triggering_user_name", None),
+        getattr(run_type, "value", run_type),
+        getattr(dag_run, "run_id", None) or context.get("run_id"),
+    )
+
+
 class AuditTrail:
     """Writes :class:`AuditRecord` s for one task's registry changes."""
 
@@ -114,15 +125,11 @@ class AuditTrail:
         """
         dag_run = context.get("dag_run")
         ti = context.get("ti")
-        run_id = getattr(dag_run, "run_id", None) or context.get("run_id")
-        run_type = getattr(dag_run, "run_type", None)
         return cls(
             hook,
-            actor=resolve_actor(
-                getattr(dag_run, "triggering_user_name", None), getattr(run_type, "value", run_type), run_id
-            ),
+            actor=context_actor(context),
             dag_id=getattr(ti, "dag_id", None) or getattr(dag_run, "dag_id", None),
-            run_id=run_id,
+            run_id=getattr(dag_run, "run_id", None) or context.get("run_id"),
             task_id=getattr(ti, "task_id", None),
             sql_conn_id=sql_conn_id,
             table=table,

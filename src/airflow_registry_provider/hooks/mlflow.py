@@ -99,7 +99,7 @@ class MlflowRegistryHook(RegistryHook):
     # mlflow.utils.validation.MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH
     max_tag_value_length: ClassVar[int] = 100_000
     grant_capabilities: ClassVar[GrantCapabilities | None] = GrantCapabilities(
-        privileges=frozenset(PRIVILEGES), users=True, single_owner=False
+        privileges=frozenset(PRIVILEGES), users=True, single_owner=False, exclusive=True
     )
 
     def __init__(self, registry_conn_id: str = default_conn_name, **kwargs: Any) -> None:

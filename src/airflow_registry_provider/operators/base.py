@@ -17,19 +17,35 @@ from airflow_registry_provider.hooks.base import RegistryHook, get_registry_hook
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_registry_provider.hooks.audit import AuditTrail
+
 
 class BaseRegistryOperator(BaseOperator):
-    """Base for operators that act on a model registry chosen by ``registry_conn_id``."""
+    """Base for operators that act on a model registry chosen by ``registry_conn_id``.
 
-    template_fields: Sequence[str] = ("registry_conn_id",)
+    :param audit_conn_id: Optional SQL connection (any common-sql database) whose
+        append-only audit table receives a record of every registry change, in addition
+        to the capped audit log kept in the registry itself.
+    """
 
-    def __init__(self, *, registry_conn_id: str = "mlflow_default", **kwargs: Any) -> None:
+    template_fields: Sequence[str] = ("registry_conn_id", "audit_conn_id")
+
+    def __init__(
+        self, *, registry_conn_id: str = "mlflow_default", audit_conn_id: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.registry_conn_id = registry_conn_id
+        self.audit_conn_id = audit_conn_id
 
     @cached_property
     def hook(self) -> RegistryHook:
         return get_registry_hook(self.registry_conn_id)
+
+    def audit_trail(self, context: Context) -> AuditTrail:
+        """Where this task records its registry changes (see ``hooks/audit.py``)."""
+        from airflow_registry_provider.hooks.audit import AuditTrail
+
+        return AuditTrail.from_context(context, self.hook, sql_conn_id=self.audit_conn_id or None)
 
     @staticmethod
     @contextmanager
@@ -63,12 +79,22 @@ def run_tags(context: Context) -> dict[str, str]:
 
 def actor(context: Context) -> str:
     """The user who triggered a manual run, else the run itself."""
-    dag_run = context.get("dag_run")
-    user = getattr(dag_run, "triggering_user_name", None)
-    if user:
-        return str(user)
-    return f"{getattr(dag_run, 'run_type', 'run')}:{context['ti'].run_id}"
+    from airflow_registry_provider.hooks.audit import context_actor
+
+    return context_actor(context)
 
 
 def to_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
+
+
+def as_bool(value: Any, field: str) -> bool:
+    """A flag that may arrive rendered from a template ("true", "False", "1")."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no", "none", ""):
+        return False
+    raise InvalidInputError(field, f"expected true or false, got {value!r}")
