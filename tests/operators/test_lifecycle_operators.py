@@ -101,11 +101,11 @@ def test_corrupt_model_file_and_mismatched_sample(mlflow_registry: str, tmp_path
     pd.DataFrame({"f1": [1.0], "other": [2.0]}).to_parquet(wrong)
     with pytest.raises(AirflowFailException, match=r"^sample_input: .*missing columns \['f2', 'f3'\]"):
         _log(paths, sample_input=str(wrong)).execute(task_context())
+    _log(paths).execute(task_context())
+    other = tmp_path / "other"
+    other.mkdir()
     with pytest.raises(AirflowFailException, match="^version_name: .*already exists"):
-        _log(paths).execute(task_context())
-        _log(make_model_files(tmp_path / "x" if (tmp_path / "x").mkdir() is None else tmp_path, seed=5)).execute(
-            task_context()
-        )
+        _log(make_model_files(other, seed=5)).execute(task_context())
     assert len(_versions(mlflow_registry)) == 1
 
 
@@ -127,7 +127,8 @@ def test_gate_promote_rollback_cycle(mlflow_registry: str, tmp_path: Path) -> No
     assert result["metrics"]["accuracy"]["value"] > 0.9  # replaced by the inference test
     PromoteVersionOperator(task_id="promote", model_version=v1, reason="first").execute(task_context())
 
-    paths2 = make_model_files(tmp_path / "two" if (tmp_path / "two").mkdir() is None else tmp_path, seed=1)
+    (tmp_path / "two").mkdir()
+    paths2 = make_model_files(tmp_path / "two", seed=1)
     v2 = _log(paths2, version_name="1.0.1", metrics={"accuracy": 0.95}).execute(task_context())
     _validate(v2, thresholds={"accuracy": ">= 0.7"}, compare_to="champion").execute(task_context())
     promoted = PromoteVersionOperator(task_id="promote", model_version=v2, reason="better").execute(
