@@ -448,7 +448,11 @@ class MlflowRegistryHook(RegistryHook):
             return None
         return f"{self.tracking_uri.rstrip('/')}/#/models/{quote(model_name, safe='')}/versions/{version}"
 
-    def run_artifact_url(self, run_id: str) -> str | None:
+    def artifact_url(self, model_name: str, version: str, artifact_path: str) -> str | None:
         if not self.is_server:
             return None
-        return f"{self.tracking_uri.rstrip('/')}/#/experiments/runs/{run_id}"
+        with self._client() as client:
+            run_id = self._run_id(client, model_name, version)
+        # The tracking server serves run artifacts as they are (an HTML report renders).
+        query = f"path={quote(artifact_path)}&run_uuid={run_id}"
+        return f"{self.tracking_uri.rstrip('/')}/get-artifact?{query}"
