@@ -143,8 +143,7 @@ def check_drift(
     if p_value_correction not in P_VALUE_CORRECTIONS:
         raise InvalidInputError(
             "p_value_correction",
-            f"must be one of {', '.join(P_VALUE_CORRECTIONS)}, "
-            f"got {p_value_correction!r}",
+            f"must be one of {', '.join(P_VALUE_CORRECTIONS)}, got {p_value_correction!r}",
         )
 
     ref_table: TableInput | None = None
@@ -184,12 +183,8 @@ def check_drift(
         if isinstance(reference, ReferenceProfile):
             return _compare_column(name, reference.columns[name], None, 0, cur_table)
         assert ref_table is not None
-        ref = profile_column(
-            ref_table, name, kinds[name], DEFAULT_QUANTILES, DEFAULT_BINS
-        )
-        return _compare_column(
-            name, ref.profile, ref.sorted_values, ref.infinite, cur_table
-        )
+        ref = profile_column(ref_table, name, kinds[name], DEFAULT_QUANTILES, DEFAULT_BINS)
+        return _compare_column(name, ref.profile, ref.sorted_values, ref.infinite, cur_table)
 
     compared = dict(zip(kinds, parallel_map(compare, kinds), strict=True))
     for side in ("reference", "current"):
@@ -197,18 +192,15 @@ def check_drift(
         if infinite:
             raise InvalidInputError(
                 side,
-                "infinite values in numeric columns "
-                "(NaN counts as missing, inf does not): " + ", ".join(infinite),
+                "infinite values in numeric columns (NaN counts as missing, inf does not): " + ", ".join(infinite),
             )
 
-    results = _decide(
-        {name: compared[name] for name in features}, chosen, limits, p_value_correction
-    )
+    results = _decide({name: compared[name] for name in features}, chosen, limits, p_value_correction)
     prediction = None
     if prediction_column is not None:
-        prediction = _decide(
-            {prediction_column: compared[prediction_column]}, chosen, limits, "none"
-        )[prediction_column]
+        prediction = _decide({prediction_column: compared[prediction_column]}, chosen, limits, "none")[
+            prediction_column
+        ]
 
     if isinstance(reference, ReferenceProfile):
         ref_info: dict[str, Stat] = {
@@ -238,14 +230,10 @@ def _with(columns: Sequence[str], extra: str | None) -> list[str]:
     return names if extra is None or extra in names else [*names, extra]
 
 
-def _require_known(
-    names: Sequence[str], known: Sequence[str] | Mapping[str, str], field: str
-) -> None:
+def _require_known(names: Sequence[str], known: Sequence[str] | Mapping[str, str], field: str) -> None:
     unknown = [name for name in names if name not in known]
     if unknown:
-        raise InvalidInputError(
-            field, f"not among the checked columns: {', '.join(unknown)}"
-        )
+        raise InvalidInputError(field, f"not among the checked columns: {', '.join(unknown)}")
 
 
 def _check_schema(
@@ -263,9 +251,7 @@ def _check_schema(
         if name in present:
             arrow_type = table.schema.field(name).type
             family = type_family(arrow_type)
-            if family is None or not families_compatible(
-                kinds[name], families[name], family
-            ):
+            if family is None or not families_compatible(kinds[name], families[name], family):
                 changed.append(f"{name} ({families[name]} -> {arrow_type})")
     problems = [
         f"{label}: {', '.join(names)}"
@@ -277,14 +263,10 @@ def _check_schema(
         if names
     ]
     if problems:
-        raise InvalidInputError(
-            table.field, "schema does not match the reference; " + "; ".join(problems)
-        )
+        raise InvalidInputError(table.field, "schema does not match the reference; " + "; ".join(problems))
 
 
-def _choose_methods(
-    kinds: Mapping[str, str], methods: Mapping[str, str]
-) -> dict[str, str]:
+def _choose_methods(kinds: Mapping[str, str], methods: Mapping[str, str]) -> dict[str, str]:
     _require_known(list(methods), kinds, "methods")
     bad = [
         f"{name} ({method!r} for a {kinds[name]} column)"
@@ -297,18 +279,14 @@ def _choose_methods(
             f"unknown or unsuitable methods: {', '.join(bad)}; numeric columns take "
             f"{_names(NUMERIC)}, categorical ones {_names(CATEGORICAL)}",
         )
-    return {
-        name: methods.get(name, DEFAULT_METHODS[kind]) for name, kind in kinds.items()
-    }
+    return {name: methods.get(name, DEFAULT_METHODS[kind]) for name, kind in kinds.items()}
 
 
 def _names(kind: str) -> str:
     return "/".join(name for name, method in METHODS.items() if kind in method.kinds)
 
 
-def _choose_thresholds(
-    chosen: Mapping[str, str], thresholds: Mapping[str, float]
-) -> dict[str, float]:
+def _choose_thresholds(chosen: Mapping[str, str], thresholds: Mapping[str, float]) -> dict[str, float]:
     _require_known(list(thresholds), chosen, "thresholds")
     bad = []
     for name, value in thresholds.items():
@@ -322,10 +300,7 @@ def _choose_thresholds(
             "thresholds",
             "need a positive number (below 1 for p-value methods): " + ", ".join(bad),
         )
-    return {
-        name: float(thresholds.get(name, METHODS[method].default_threshold))
-        for name, method in chosen.items()
-    }
+    return {name: float(thresholds.get(name, METHODS[method].default_threshold)) for name, method in chosen.items()}
 
 
 def _compare_column(
@@ -347,9 +322,7 @@ def _compare_column(
     return _compare_categorical(ref, frequencies, missing)
 
 
-def _null_shares(
-    ref_count: int, ref_missing: int, cur_count: int, cur_missing: int
-) -> dict[str, Stat]:
+def _null_shares(ref_count: int, ref_missing: int, cur_count: int, cur_missing: int) -> dict[str, Stat]:
     return {
         "null_share_reference": ref_missing / max(ref_count + ref_missing, 1),
         "null_share_current": cur_missing / max(cur_count + cur_missing, 1),
@@ -401,9 +374,7 @@ def _compare_numeric(
     return _Compared(NUMERIC, "constant" if constant else "ok", stats, histogram)
 
 
-def _compare_categorical(
-    ref: CategoricalProfile, cur: Mapping[str, int], cur_missing: int
-) -> _Compared:
+def _compare_categorical(ref: CategoricalProfile, cur: Mapping[str, int], cur_missing: int) -> _Compared:
     ref_freq = ref.frequencies
     unseen = sorted((c for c in cur if c not in ref_freq), key=lambda c: (-cur[c], c))
     categories = [*ref_freq, *unseen]
@@ -416,9 +387,7 @@ def _compare_categorical(
             "n_categories_reference": len(ref_freq),
             "n_categories_current": len(cur),
             "unseen_categories": unseen[:LISTED_UNSEEN],
-            "unseen_share": sum(cur[c] for c in unseen) / cur_total
-            if cur_total
-            else 0.0,
+            "unseen_share": sum(cur[c] for c in unseen) / cur_total if cur_total else 0.0,
         }
     )
     histogram = _category_histogram(categories, ref_counts, cur_counts)
@@ -437,9 +406,7 @@ def _compare_categorical(
     return _Compared(CATEGORICAL, status, stats, histogram)
 
 
-def _category_histogram(
-    categories: Sequence[str], ref_counts: np.ndarray, cur_counts: np.ndarray
-) -> Histogram:
+def _category_histogram(categories: Sequence[str], ref_counts: np.ndarray, cur_counts: np.ndarray) -> Histogram:
     """The categories with the largest share on either side; the rest as other."""
     share = np.maximum(
         ref_counts / max(int(ref_counts.sum()), 1),
@@ -467,11 +434,7 @@ def _decide(
     for name, col in compared.items():
         value = col.stats.get(METHODS[chosen[name]].statistic)
         statistic[name] = float(value) if isinstance(value, (int, float)) else None
-    pvalues = {
-        name: value
-        for name, value in statistic.items()
-        if METHODS[chosen[name]].p_value and value is not None
-    }
+    pvalues = {name: value for name, value in statistic.items() if METHODS[chosen[name]].p_value and value is not None}
     adjusted = adjust_pvalues(list(pvalues.values()), correction)
     extra: dict[str, dict[str, Stat]] = {name: {} for name in compared}
     for name, p_adjusted in zip(pvalues, adjusted.tolist(), strict=True):

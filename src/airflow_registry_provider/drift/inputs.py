@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar, Union
 
 import numpy as np
-import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.compute as pc  # type: ignore[import-untyped]
-import pyarrow.parquet as pq  # type: ignore[import-untyped]
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from airflow_registry_provider.drift.stats import FloatArray, sort_finite
 from airflow_registry_provider.exceptions import InvalidInputError
@@ -55,9 +55,7 @@ class TableInput:
                 # (about a second); ParquetFile reads the same columns without it.
                 meta = pq.ParquetFile(self._path)
             except (OSError, pa.ArrowException) as exc:
-                raise InvalidInputError(
-                    field, f"cannot read Parquet file {data}: {exc}"
-                ) from exc
+                raise InvalidInputError(field, f"cannot read Parquet file {data}: {exc}") from exc
             self.schema: pa.Schema = meta.schema_arrow
             self.num_rows: int = meta.metadata.num_rows
         elif _is_dataframe(data):
@@ -65,8 +63,7 @@ class TableInput:
         else:
             raise InvalidInputError(
                 field,
-                "expected a Parquet path, a pyarrow.Table or a pandas.DataFrame, "
-                f"got {type(data).__name__}",
+                f"expected a Parquet path, a pyarrow.Table or a pandas.DataFrame, got {type(data).__name__}",
             )
         if self._table is not None:
             self.schema = self._table.schema
@@ -83,9 +80,7 @@ class TableInput:
             return self._table.column(name)
         # One ParquetFile per call: a ParquetFile is not meant to be shared across
         # threads.
-        return (
-            pq.ParquetFile(self._path).read(columns=[name], use_threads=False).column(0)
-        )
+        return pq.ParquetFile(self._path).read(columns=[name], use_threads=False).column(0)
 
 
 def _is_dataframe(data: Any) -> bool:
@@ -138,9 +133,7 @@ def numeric_values(column: pa.ChunkedArray) -> tuple[FloatArray, int, int]:
     if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
         column = column.cast(pa.float64())  # decimals, dictionary-encoded numbers
     chunks = [_as_numpy(chunk) for chunk in column.chunks]
-    return sort_finite(
-        chunks[0] if len(chunks) == 1 else np.concatenate([np.empty(0), *chunks])
-    )
+    return sort_finite(chunks[0] if len(chunks) == 1 else np.concatenate([np.empty(0), *chunks]))
 
 
 def _as_numpy(chunk: pa.Array) -> np.ndarray:
@@ -151,17 +144,12 @@ def _as_numpy(chunk: pa.Array) -> np.ndarray:
     costs more than a second, longer than the whole check of a million-row batch.
     """
     arrow_type = chunk.type
-    if pa.types.is_floating(arrow_type):
-        kind = "f"
-    else:
-        kind = "i" if pa.types.is_signed_integer(arrow_type) else "u"
+    kind = "f" if pa.types.is_floating(arrow_type) else "i" if pa.types.is_signed_integer(arrow_type) else "u"
     dtype = np.dtype(f"{kind}{arrow_type.bit_width // 8}")
     validity, data = chunk.buffers()[:2]
     if data is None:  # an all-null array may have no data buffer
         return np.full(len(chunk), np.nan)
-    values = np.frombuffer(
-        data, dtype=dtype, count=len(chunk), offset=chunk.offset * dtype.itemsize
-    )
+    values = np.frombuffer(data, dtype=dtype, count=len(chunk), offset=chunk.offset * dtype.itemsize)
     if chunk.null_count == 0:
         return values
     bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")

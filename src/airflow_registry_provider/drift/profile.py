@@ -65,9 +65,7 @@ class NumericProfile:
     kind: Literal["numeric"] = NUMERIC
 
     @classmethod
-    def from_sorted(
-        cls, values: FloatArray, missing: int, n_quantiles: int, n_bins: int
-    ) -> NumericProfile:
+    def from_sorted(cls, values: FloatArray, missing: int, n_quantiles: int, n_bins: int) -> NumericProfile:
         """Profile of sorted finite ``values``."""
         if values.size == 0:
             return cls(0, missing, None, None, (), (), ())
@@ -124,12 +122,8 @@ class ReferenceProfile:
     def check_model(self, model_name: str, model_version: str | None = None) -> None:
         """Raise :class:`InvalidInputError` unless the profile belongs to this model
         (and to this version, when one is given)."""
-        if self.model_name != model_name or (
-            model_version is not None and self.model_version != model_version
-        ):
-            expected = f"model {model_name!r}" + (
-                f" version {model_version!r}" if model_version is not None else ""
-            )
+        if self.model_name != model_name or (model_version is not None and self.model_version != model_version):
+            expected = f"model {model_name!r}" + (f" version {model_version!r}" if model_version is not None else "")
             raise InvalidInputError(
                 "reference",
                 f"the reference profile belongs to model {self.model_name!r} version "
@@ -199,14 +193,10 @@ class ReferenceProfile:
                     columns[name] = CategoricalProfile(
                         count=int(col["count"]),
                         missing=int(col["missing"]),
-                        frequencies={
-                            str(k): int(v) for k, v in col["frequencies"].items()
-                        },
+                        frequencies={str(k): int(v) for k, v in col["frequencies"].items()},
                     )
                 else:
-                    raise ValueError(
-                        f"column {name!r} has unknown kind {col['kind']!r}"
-                    )
+                    raise ValueError(f"column {name!r} has unknown kind {col['kind']!r}")
             return cls(
                 columns=columns,
                 types={str(k): str(v) for k, v in data["types"].items()},
@@ -216,9 +206,7 @@ class ReferenceProfile:
                 model_version=data["model_version"],
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise InvalidInputError(
-                "reference", f"malformed reference profile: {exc}"
-            ) from exc
+            raise InvalidInputError("reference", f"malformed reference profile: {exc}") from exc
 
     @classmethod
     def from_json(cls, text: str | bytes) -> ReferenceProfile:
@@ -226,9 +214,7 @@ class ReferenceProfile:
         try:
             data = json.loads(text)
         except ValueError as exc:
-            raise InvalidInputError(
-                "reference", f"reference profile is not JSON: {exc}"
-            ) from exc
+            raise InvalidInputError("reference", f"reference profile is not JSON: {exc}") from exc
         return cls.from_dict(data)
 
 
@@ -251,13 +237,9 @@ def resolve_kinds(
     names = list(columns) if columns is not None else table.names
     unknown = [c for c in [*names, *categorical] if c not in table.schema.names]
     if unknown:
-        raise InvalidInputError(
-            "columns", f"columns not in the {table.field} data: {', '.join(unknown)}"
-        )
+        raise InvalidInputError("columns", f"columns not in the {table.field} data: {', '.join(unknown)}")
     families = {name: type_family(table.schema.field(name).type) for name in names}
-    unsupported = [
-        f"{n} ({table.schema.field(n).type})" for n, f in families.items() if f is None
-    ]
+    unsupported = [f"{n} ({table.schema.field(n).type})" for n, f in families.items() if f is None]
     if unsupported:
         raise InvalidInputError(
             table.field,
@@ -266,15 +248,11 @@ def resolve_kinds(
         )
     typed = {name: family for name, family in families.items() if family is not None}
     chosen = set(categorical)
-    kinds = {
-        n: CATEGORICAL if n in chosen else default_kind(f) for n, f in typed.items()
-    }
+    kinds = {n: CATEGORICAL if n in chosen else default_kind(f) for n, f in typed.items()}
     return kinds, typed
 
 
-def profile_column(
-    table: TableInput, name: str, kind: str, n_quantiles: int, n_bins: int
-) -> ProfiledColumn:
+def profile_column(table: TableInput, name: str, kind: str, n_quantiles: int, n_bins: int) -> ProfiledColumn:
     """Read one reference column and profile it."""
     column = table.column(name)
     if kind == NUMERIC:
@@ -283,9 +261,7 @@ def profile_column(
         return ProfiledColumn(profile, values, infinite)
     counts, missing = category_counts(column)
     frequencies = dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
-    return ProfiledColumn(
-        CategoricalProfile(sum(frequencies.values()), missing, frequencies), None, 0
-    )
+    return ProfiledColumn(CategoricalProfile(sum(frequencies.values()), missing, frequencies), None, 0)
 
 
 def profile_table(
@@ -307,14 +283,12 @@ def profile_table(
     if infinite:
         raise InvalidInputError(
             table.field,
-            "infinite values in numeric columns (NaN counts as missing, inf does not): "
-            + ", ".join(infinite),
+            "infinite values in numeric columns (NaN counts as missing, inf does not): " + ", ".join(infinite),
         )
     wide = [
         name
         for name, col in result.items()
-        if isinstance(col.profile, CategoricalProfile)
-        and len(col.profile.frequencies) > MAX_CATEGORIES
+        if isinstance(col.profile, CategoricalProfile) and len(col.profile.frequencies) > MAX_CATEGORIES
     ]
     if wide:
         raise InvalidInputError(

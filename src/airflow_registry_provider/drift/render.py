@@ -37,9 +37,7 @@ tr.drifted td{background:#fde8eb}
 """
 
 
-def render_html(
-    report: DriftReport | Mapping[str, Any], title: str = "Drift report"
-) -> str:
+def render_html(report: DriftReport | Mapping[str, Any], title: str = "Drift report") -> str:
     """Render a drift report (the object or its ``to_dict()``) as one HTML document.
 
     On top, the dataset verdict, the drifted columns and a table of every column's
@@ -97,31 +95,21 @@ def _summary(data: Mapping[str, Any]) -> str:
         "Drifted: " + (", ".join(_e(c) for c in drifted) if drifted else "none"),
     ]
     if data.get("critical_columns"):
-        lines.append(
-            "Critical columns: " + ", ".join(_e(c) for c in data["critical_columns"])
-        )
+        lines.append("Critical columns: " + ", ".join(_e(c) for c in data["critical_columns"]))
     if data.get("prediction_column") is not None:
         state = "drifted" if data["prediction_drift"] else "no drift"
         lines.append(f"Prediction {_e(data['prediction_column'])}: {state}")
     ref = data.get("reference", {})
-    source = (
-        "stored profile" if ref.get("source") == "profile" else "raw reference data"
-    )
+    source = "stored profile" if ref.get("source") == "profile" else "raw reference data"
     model = ""
     if ref.get("model_name") is not None:
-        model = (
-            f", model {_e(ref['model_name'])} version {_e(ref.get('model_version'))}"
-        )
+        model = f", model {_e(ref['model_name'])} version {_e(ref.get('model_version'))}"
     lines.append(
         f"Reference: {_num(ref.get('rows'))} rows ({source}{model}); "
         f"current batch: {_num(data.get('current_rows'))} rows; "
         f"p-value correction: {_e(data.get('p_value_correction'))}"
     )
-    return (
-        f'<div class="summary">{verdict}'
-        + "".join(f"<div>{line}</div>" for line in lines)
-        + "</div>"
-    )
+    return f'<div class="summary">{verdict}' + "".join(f"<div>{line}</div>" for line in lines) + "</div>"
 
 
 def _table(columns: Mapping[str, Mapping[str, Any]], critical: Sequence[str]) -> str:
@@ -151,9 +139,8 @@ def _card(name: str, col: Mapping[str, Any]) -> str:
     keys = ("ks", "wasserstein", "psi", "js", "chi2_p_value", "p_value_adjusted")
     extras = ", ".join(f"{k} {_num(col[k])}" for k in keys if col.get(k) is not None)
     if col.get("unseen_categories"):
-        extras += (
-            f"; unseen categories ({_num(col['unseen_share'])} of current): "
-            + ", ".join(_e(c) for c in col["unseen_categories"])
+        extras += f"; unseen categories ({_num(col['unseen_share'])} of current): " + ", ".join(
+            _e(c) for c in col["unseen_categories"]
         )
     verdict = "DRIFTED" if col["drifted"] else "no drift"
     return (
@@ -191,10 +178,7 @@ def _numeric_chart(hist: Mapping[str, Any]) -> str:
         (REFERENCE_COLOR, _shares(ref)),
         (CURRENT_COLOR, _shares(cur or [0] * len(ref))),
     ]
-    top = (
-        max(s / w for _, shares in series for s, w in zip(shares, widths, strict=True))
-        or 1.0
-    )
+    top = max(s / w for _, shares in series for s, w in zip(shares, widths, strict=True)) or 1.0
     height, plot_h, pad = 190, 150, 10
 
     def x(value: float) -> float:
@@ -213,18 +197,10 @@ def _numeric_chart(hist: Mapping[str, Any]) -> str:
             )
     ticks = [edges[0], edges[len(edges) // 2], edges[-1]] if len(edges) > 2 else edges
     labels = "".join(
-        f'<text x="{x(t):.1f}" y="{height - 8}" font-size="11" text-anchor="middle">'
-        f"{_e(_num(t))}</text>"
-        for t in ticks
+        f'<text x="{x(t):.1f}" y="{height - 8}" font-size="11" text-anchor="middle">{_e(_num(t))}</text>' for t in ticks
     )
-    axis = (
-        f'<line x1="{pad}" x2="{WIDTH - pad}" y1="{pad + plot_h}" y2="{pad + plot_h}" '
-        'stroke="#999"/>'
-    )
-    return (
-        f'<svg width="{WIDTH}" height="{height}" '
-        f'role="img">{"".join(shapes)}{axis}{labels}</svg>'
-    )
+    axis = f'<line x1="{pad}" x2="{WIDTH - pad}" y1="{pad + plot_h}" y2="{pad + plot_h}" stroke="#999"/>'
+    return f'<svg width="{WIDTH}" height="{height}" role="img">{"".join(shapes)}{axis}{labels}</svg>'
 
 
 def _bin_label(i: int, edges: Sequence[float]) -> str:
@@ -258,9 +234,7 @@ def _category_chart(hist: Mapping[str, Any]) -> str:
             f'<text x="{label_w - 6}" y="{y + 14}" font-size="11" text-anchor="end">'
             f"<title>{_e(label)}</title>{_e(short)}</text>"
         )
-        for j, (color, share) in enumerate(
-            ((REFERENCE_COLOR, ref_s[i]), (CURRENT_COLOR, cur_s[i]))
-        ):
+        for j, (color, share) in enumerate(((REFERENCE_COLOR, ref_s[i]), (CURRENT_COLOR, cur_s[i]))):
             parts.append(
                 f'<rect x="{label_w}" y="{y + j * 10}" '
                 f'width="{share / top * bar_w:.1f}" '

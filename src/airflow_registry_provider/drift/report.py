@@ -113,9 +113,7 @@ class DriftReport:
         """The dataset-level decision (see the class docstring)."""
         critical = any(self.columns[name].drifted for name in self.critical_columns)
         evaluated = any(col.evaluated for col in self.columns.values())
-        return critical or (
-            evaluated and self.drift_share >= self.drift_share_threshold
-        )
+        return critical or (evaluated and self.drift_share >= self.drift_share_threshold)
 
     @property
     def prediction_drift(self) -> bool | None:
@@ -134,9 +132,7 @@ class DriftReport:
             "n_evaluated": sum(col.evaluated for col in self.columns.values()),
             "prediction_column": self.prediction_column,
             "prediction_drift": self.prediction_drift,
-            "prediction": None
-            if self.prediction is None
-            else self.prediction.to_dict(),
+            "prediction": None if self.prediction is None else self.prediction.to_dict(),
             "p_value_correction": self.p_value_correction,
             "reference": {k: _json_value(v) for k, v in self.reference.items()},
             "current_rows": self.current_rows,

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats as sps  # type: ignore[import-untyped]
-from scipy.spatial import distance  # type: ignore[import-untyped]
+from scipy import stats as sps
+from scipy.spatial import distance
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -84,17 +84,13 @@ def js_distance(ref_counts: npt.ArrayLike, cur_counts: npt.ArrayLike) -> float:
     return float(distance.jensenshannon(ref_counts, cur_counts, base=2))
 
 
-def chi_square(
-    ref_counts: npt.ArrayLike, cur_counts: npt.ArrayLike
-) -> tuple[float, float]:
+def chi_square(ref_counts: npt.ArrayLike, cur_counts: npt.ArrayLike) -> tuple[float, float]:
     """Chi-square test of homogeneity on the 2 x k table: ``(statistic, p-value)``.
 
     Categories empty in both samples are dropped; with fewer than two categories left
     the samples cannot differ and the result is ``(0.0, 1.0)``.
     """
-    table = np.vstack([np.asarray(ref_counts), np.asarray(cur_counts)]).astype(
-        np.float64
-    )
+    table = np.vstack([np.asarray(ref_counts), np.asarray(cur_counts)]).astype(np.float64)
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] < 2:
         return 0.0, 1.0
