@@ -7,9 +7,7 @@ Imported by ``conftest.py`` here and by the operator tests that need them.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -18,10 +16,20 @@ from pathlib import Path
 
 import pytest
 
-from conftest import require_service
+from tests.conftest import require_service
+from tests.integration.test_mlflow_server import (
+    PG,
+    _admin,
+    _free_port,
+    _healthy,
+    _postgres_available,
+    _server_env,
+    _stop,
+)
 
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 ADMIN = ("admin", "Admin-" + secrets.token_hex(8))
+# The auth app also migrates its own database at start: allow more than a plain server.
+AUTH_SERVER_START_TIMEOUT = 180.0
 
 
 @pytest.fixture
@@ -49,41 +57,19 @@ def make_versions(mlflow_registry: str) -> Callable[..., list[str]]:
     return make
 
 
-def _pg_reachable() -> bool:
-    try:
-        import psycopg2
-
-        psycopg2.connect(dbname="postgres", connect_timeout=3, **PG).close()
-    except Exception:
-        return False
-    return True
-
-
 @pytest.fixture
 def pg_conn_id(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """An Airflow connection ``audit_pg`` to a fresh PostgreSQL database, dropped afterwards."""
-    require_service(_pg_reachable(), f"PostgreSQL is not reachable on {PG['host']}:{PG['port']}")
-    import psycopg2
-
+    available, reason = _postgres_available()
+    require_service(available, reason)
     name = f"arp_test_{secrets.token_hex(6)}"
-    admin = psycopg2.connect(dbname="postgres", **PG)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {name}")
+    _admin(f'CREATE DATABASE "{name}"')
     conn = {"conn_type": "postgres", "host": PG["host"], "port": PG["port"], "login": PG["user"], "schema": name}
     monkeypatch.setenv("AIRFLOW_CONN_AUDIT_PG", json.dumps(conn))
     try:
         yield "audit_pg"
     finally:
-        with admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
@@ -107,39 +93,30 @@ def mlflow_auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
     )
     port = _free_port()
     env = {
-        **os.environ,
+        **_server_env(),
         "MLFLOW_AUTH_CONFIG_PATH": str(config),
         "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN[1],
         "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16),
     }
-    log = (root / "server.log").open("w")
-    server = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "mlflow", "server", "--app-name", "basic-auth"),
-            *("--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}"),
-            *("--artifacts-destination", str(root / "artifacts")),
-            *("--host", "127.0.0.1", "--port", str(port), "--workers", "1"),
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    command = [
+        *(str(Path(sys.executable).with_name("mlflow")), "server", "--app-name", "basic-auth"),
+        *("--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}"),
+        *("--artifacts-destination", str(root / "artifacts")),
+        *("--host", "127.0.0.1", "--port", str(port), "--workers", "1"),
+    ]
     url = f"http://127.0.0.1:{port}"
+    log_path = root / "server.log"
+    with open(log_path, "wb") as log:
+        # Its own session, so that teardown stops the server and its uvicorn worker together.
+        server = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, cwd=root, env=env, start_new_session=True
+        )
     try:
-        import requests
-
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline and server.poll() is None:
-            try:
-                if requests.get(f"{url}/health", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            time.sleep(1)
-        else:
-            require_service(False, f"mlflow basic-auth server did not start: {Path(log.name).read_text()[-2000:]}")
+        deadline = time.monotonic() + AUTH_SERVER_START_TIMEOUT
+        while not _healthy(url):
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"mlflow basic-auth server did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.25)
         yield url
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
+        _stop(server)

@@ -4,7 +4,6 @@ READ -> EDIT -> revoke cycle against a real MLflow basic-auth server."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -13,13 +12,19 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_registry_provider import tags
 from airflow_registry_provider.governance.audit import parse_log
-from airflow_registry_provider.hooks.mlflow import MlflowRegistryHook
+from airflow_registry_provider.hooks.mlflow import MlflowRegistryHook, _scoped_environ
 from airflow_registry_provider.operators import GrantModelOperator
-from governance import fixtures
-from governance.payloads import INJECTIONS
-from governance.runner import run
+from tests.governance import fixtures
+from tests.governance.payloads import INJECTIONS
+from tests.helpers import task_context
 
 ALICE = ("alice", "Alice-pass-1234")
+
+
+def run(operator: GrantModelOperator) -> dict:
+    return operator.execute(task_context(operator.task_id))
+
+
 ADMIN = fixtures.ADMIN
 mlflow_auth_server = fixtures.mlflow_auth_server  # the session-scoped server fixture
 
@@ -87,24 +92,23 @@ def test_a_local_store_cannot_manage_grants(mlflow_registry: str) -> None:
 # -- against a real auth server --------------------------------------------------------------
 @contextmanager
 def as_user(server: str, user: tuple[str, str]) -> Iterator[None]:
-    """Fluent MLflow calls go to ``server`` as ``user`` inside the block."""
-    import mlflow
+    """Fluent MLflow calls go to ``server`` as ``user`` inside the block.
 
-    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")}
-    uris = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
-    os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"] = user
-    mlflow.set_tracking_uri(server)
-    mlflow.set_registry_uri(server)
-    try:
-        yield
-    finally:
-        mlflow.set_tracking_uri(uris[0])
-        mlflow.set_registry_uri(uris[1])
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    Like the hook's ``_client()``: the raw URI globals are restored, not re-set, so
+    that no URI stays pinned for the tests that follow.
+    """
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    env = {"MLFLOW_TRACKING_USERNAME": user[0], "MLFLOW_TRACKING_PASSWORD": user[1]}
+    env |= {"MLFLOW_TRACKING_URI": server, "MLFLOW_REGISTRY_URI": server}
+    previous = (tracking_utils._tracking_uri, registry_utils._registry_uri)
+    with _scoped_environ(env):
+        tracking_utils._tracking_uri = registry_utils._registry_uri = server
+        try:
+            yield
+        finally:
+            tracking_utils._tracking_uri, registry_utils._registry_uri = previous
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from airflow_registry_provider.operators.batch_inference import BatchInferenceOperator
+    from airflow_registry_provider.operators.drift_check import DriftCheckOperator
     from airflow_registry_provider.operators.grant_model import GrantModelOperator
     from airflow_registry_provider.operators.log_model import LogModelOperator
     from airflow_registry_provider.operators.promote_version import PromoteVersionOperator
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
 _EXPORTS = {
     "BatchInferenceOperator": "batch_inference",
+    "DriftCheckOperator": "drift_check",
     "GrantModelOperator": "grant_model",
     "LogModelOperator": "log_model",
     "PromoteVersionOperator": "promote_version",
@@ -26,6 +28,7 @@ _EXPORTS = {
 
 __all__ = [
     "BatchInferenceOperator",
+    "DriftCheckOperator",
     "GrantModelOperator",
     "LogModelOperator",
     "PromoteVersionOperator",
