@@ -26,7 +26,6 @@ def run(operator: GrantModelOperator) -> dict:
 
 
 ADMIN = fixtures.ADMIN
-mlflow_auth_server = fixtures.mlflow_auth_server  # the session-scoped server fixture
 
 
 def grant_op(**kwargs) -> GrantModelOperator:

@@ -18,7 +18,20 @@ from airflow_registry_provider.governance.identifiers import validate_identifier
 
 #: The changes an audit record can describe.
 ACTIONS = frozenset(
-    {"register", "tag", "metric", "alias", "stage", "grant", "revoke", "archive", "delete", "artifact", "description"}
+    {
+        "register",
+        "tag",
+        "metric",
+        "alias",
+        "default_version",
+        "stage",
+        "grant",
+        "revoke",
+        "archive",
+        "delete",
+        "artifact",
+        "description",
+    }
 )
 
 DEFAULT_TABLE = "registry_audit"

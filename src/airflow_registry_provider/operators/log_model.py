@@ -44,6 +44,7 @@ class LogModelOperator(BaseRegistryOperator):
 
     template_fields: Sequence[str] = (
         "registry_conn_id",
+        "audit_conn_id",
         "model_name",
         "model",
         "version_name",
@@ -98,6 +99,20 @@ class LogModelOperator(BaseRegistryOperator):
         if profile is not None and tag_keys.REFERENCE_PROFILE not in version.tags:
             self._store_profile(version, profile)
         ref = version.ref(self.registry_conn_id)
+        if created:
+            self.audit_trail(context).record(
+                "register",
+                model=version.model_name,
+                version=version.version,
+                after={
+                    "version_name": version.version_name,
+                    "uri": version.uri,
+                    "artifact_sha256": version.tags.get(tag_keys.ARTIFACT_SHA256),
+                    "metrics": dict(version.metrics),
+                },
+                reason=self.description,
+                version_tags=version.tags,
+            )
         self.log.info(
             "%s version %s (%s) of %s: %s",
             "Registered" if created else "Reused",

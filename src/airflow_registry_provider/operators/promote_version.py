@@ -34,6 +34,7 @@ class PromoteVersionOperator(BaseRegistryOperator):
     :param previous_alias: Where the previous holder stays reachable. Default ``previous_champion``.
     :param rollback: Swap ``alias`` and ``previous_alias`` back: one call undoes a promotion.
     :param reason: Why, recorded on the version and in the alias history.
+    :param approver: Who approved the promotion, recorded in the audit trail.
     :param require_validation: Refuse versions that did not pass ValidateMetricsOperator.
     :param stage: Optional legacy MLflow stage (e.g. ``Production``) for teams still on stages.
     :param archive_existing: With ``stage``, archive the versions in it.
@@ -44,11 +45,13 @@ class PromoteVersionOperator(BaseRegistryOperator):
 
     template_fields: Sequence[str] = (
         "registry_conn_id",
+        "audit_conn_id",
         "model_version",
         "model_name",
         "alias",
         "previous_alias",
         "reason",
+        "approver",
         "stage",
     )
     template_fields_renderers = {"model_version": "json"}
@@ -64,6 +67,7 @@ class PromoteVersionOperator(BaseRegistryOperator):
         previous_alias: str = "previous_champion",
         rollback: bool = False,
         reason: str | None = None,
+        approver: str | None = None,
         require_validation: bool = True,
         stage: str | None = None,
         archive_existing: bool = True,
@@ -78,6 +82,7 @@ class PromoteVersionOperator(BaseRegistryOperator):
         self.previous_alias = previous_alias
         self.rollback = rollback
         self.reason = reason
+        self.approver = approver
         self.require_validation = require_validation
         self.stage = stage
         self.archive_existing = archive_existing
@@ -144,15 +149,38 @@ class PromoteVersionOperator(BaseRegistryOperator):
         target: ModelVersion,
     ) -> None:
         hook = self.hook
-        if current is not None:
-            hook.set_alias(model_name, previous_alias, current.version)
-        hook.set_alias(model_name, alias, target.version)
-        if self.set_default and hook.has_default_version:
-            hook.set_default_version(model_name, target.version)
-        if self.stage is not None:
-            hook.transition_stage(model_name, target.version, self.stage, archive_existing=self.archive_existing)
-        who, now = actor(context), datetime.now(UTC).isoformat()
+        trail = self.audit_trail(context)
         reason = self.reason or ("rollback" if self.rollback else "promotion")
+        with trail.batch():
+            if current is not None:
+                held = hook.get_alias_version(model_name, previous_alias)
+                hook.set_alias(model_name, previous_alias, current.version)
+                old = held.version if held else None
+                trail.record_alias(
+                    model_name, previous_alias, old_version=old, new_version=current.version, reason=reason
+                )
+            hook.set_alias(model_name, alias, target.version)
+            old = current.version if current else None
+            trail.record_alias(
+                model_name, alias, old_version=old, new_version=target.version, reason=reason, approver=self.approver
+            )
+            if self.set_default and hook.has_default_version:
+                hook.set_default_version(model_name, target.version)
+                trail.record(
+                    "default_version", model=model_name, version=target.version, after=target.version, reason=reason
+                )
+            if self.stage is not None:
+                hook.transition_stage(model_name, target.version, self.stage, archive_existing=self.archive_existing)
+                trail.record(
+                    "stage",
+                    model=model_name,
+                    version=target.version,
+                    before=target.stage,
+                    # archive_existing moves the stage's other versions to Archived in the same call
+                    after={"stage": self.stage, "archive_existing": self.archive_existing},
+                    reason=reason,
+                )
+        who, now = actor(context), datetime.now(UTC).isoformat()
         hook.set_version_tags(
             model_name,
             target.version,

@@ -43,6 +43,7 @@ class ValidateMetricsOperator(BaseRegistryOperator):
 
     template_fields: Sequence[str] = (
         "registry_conn_id",
+        "audit_conn_id",
         "model_version",
         "thresholds",
         "compare_to",
@@ -93,13 +94,22 @@ class ValidateMetricsOperator(BaseRegistryOperator):
                 tag_keys.VALIDATION_AT: datetime.now(UTC).isoformat(),
             },
         )
+        failed = [o.metric for o in result.outcomes if not o.passed]
+        self.audit_trail(context).record(
+            "tag",
+            model=candidate.model_name,
+            version=candidate.version,
+            before={tag_keys.VALIDATION_STATUS: candidate.tags.get(tag_keys.VALIDATION_STATUS)},
+            after={tag_keys.VALIDATION_STATUS: outcome},
+            reason=f"failed on {failed}" if failed else "passed every check",
+            version_tags=candidate.tags,
+        )
         for note in result.notes:
             self.log.info("%s", note)
         for item in result.outcomes:
             self.log.info("%s %s: %s", "PASS" if item.passed else "FAIL", item.metric, "; ".join(item.checks))
         summary = {**result.to_dict(), "model_version": candidate.ref(self.registry_conn_id)}
         if not result.passed:
-            failed = [o.metric for o in result.outcomes if not o.passed]
             message = f"Version {candidate.version} of {candidate.model_name} rejected on {failed}"
             if self.on_failure == "skip":
                 raise AirflowSkipException(message)
