@@ -35,6 +35,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_registry_provider.operators.promote_version",
                     "airflow_registry_provider.operators.batch_inference",
                     "airflow_registry_provider.operators.grant_model",
+                    "airflow_registry_provider.operators.audit",
                 ],
             }
         ],

@@ -10,7 +10,12 @@ from airflow_registry_provider import tags
 from airflow_registry_provider.governance.audit import alias_history, parse_log, version_at
 from airflow_registry_provider.hooks.audit import load_records
 from airflow_registry_provider.hooks.mlflow import MlflowRegistryHook
-from airflow_registry_provider.operators import LogModelOperator, PromoteVersionOperator, ValidateMetricsOperator
+from airflow_registry_provider.operators import (
+    AliasHistoryOperator,
+    LogModelOperator,
+    PromoteVersionOperator,
+    ValidateMetricsOperator,
+)
 from tests.helpers import make_model_files, task_context
 
 
@@ -62,6 +67,12 @@ def test_every_change_is_audited_in_registry_and_postgres(
     assert version_at(records, "champion", records[6].at) == second["version"]
     assert [s.version for s in alias_history(records, "previous_champion")] == ["1"]
 
+    answer = AliasHistoryOperator(
+        task_id="who", model_name="churn", alias="champion", at=records[5].at.isoformat(), audit_conn_id=pg_conn_id
+    ).execute(task_context("who"))
+    assert answer["version"] == "1"  # between the two promotions
+    assert [(h["version"], h["actor"]) for h in answer["history"]] == [("1", "bob"), ("2", "bob")]
+
     # The registry keeps the same records: on the model, and per version.
     hook = MlflowRegistryHook()
     assert parse_log(hook.get_model_tags("churn")[tags.AUDIT_LOG]) == records
@@ -81,3 +92,22 @@ def test_a_retry_that_reuses_the_version_records_nothing_new(mlflow_registry: st
     op.execute(task_context("log_model"))
     op.execute(task_context("log_model"))
     assert [r.action for r in load_records(MlflowRegistryHook(), "churn")] == ["register"]
+
+
+def test_alias_history_from_the_registry_log(mlflow_registry: str, tmp_path: Path) -> None:
+    ref = lifecycle(make_model_files(tmp_path), "1.0.0", None, reason="launch")
+    op = AliasHistoryOperator(task_id="who", model_name="churn", alias="champion", at="2000-01-01")
+    answer = op.execute(task_context("who"))
+    assert answer["version"] is None  # before anything was recorded
+    assert [(h["version"], h["reason"], h["end"]) for h in answer["history"]] == [(ref["version"], "launch", None)]
+    op = AliasHistoryOperator(task_id="who", model_name="churn", alias="champion", at="2999-01-01T00:00:00Z")
+    assert op.execute(task_context("who"))["version"] == ref["version"]
+
+
+@pytest.mark.parametrize(("field", "value"), [("model_name", "churn; drop"), ("alias", "x y"), ("at", "yesterday")])
+def test_alias_history_refuses_bad_input(mlflow_registry: str, field: str, value: str) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    kwargs = {"model_name": "churn", "alias": "champion", "at": None, field: value}
+    with pytest.raises(AirflowFailException, match=field):
+        AliasHistoryOperator(task_id="who", **kwargs).execute(task_context("who"))

@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from airflow_registry_provider.operators.audit import AliasHistoryOperator
     from airflow_registry_provider.operators.batch_inference import BatchInferenceOperator
     from airflow_registry_provider.operators.drift_check import DriftCheckOperator
     from airflow_registry_provider.operators.grant_model import GrantModelOperator
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from airflow_registry_provider.operators.validate_metrics import ValidateMetricsOperator
 
 _EXPORTS = {
+    "AliasHistoryOperator": "audit",
     "BatchInferenceOperator": "batch_inference",
     "DriftCheckOperator": "drift_check",
     "GrantModelOperator": "grant_model",
@@ -27,6 +29,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "AliasHistoryOperator",
     "BatchInferenceOperator",
     "DriftCheckOperator",
     "GrantModelOperator",
