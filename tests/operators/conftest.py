@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.governance.fixtures import mlflow_auth_server, pg_conn_id
+from tests.governance.fixtures import make_versions, mlflow_auth_server, pg_conn_id
 
-__all__ = ["mlflow_auth_server", "pg_conn_id"]
+__all__ = ["make_versions", "mlflow_auth_server", "pg_conn_id"]

@@ -204,6 +204,10 @@ class RegistryHook(BaseHook, abc.ABC):
     @abc.abstractmethod
     def set_description(self, model_name: str, version: str, description: str) -> None: ...
 
+    def get_default_version(self, model_name: str) -> str | None:
+        """The model's default version where ``has_default_version``; None elsewhere."""
+        return None
+
     def set_default_version(self, model_name: str, version: str) -> None:
         """Make ``version`` the model's default; only where ``has_default_version``."""
         raise UnsupportedOperationError(f"{self.backend} registries have no default version")

@@ -207,13 +207,18 @@ class MlflowRegistryHook(RegistryHook):
         return version_name
 
     # -- reads -----------------------------------------------------------------------
-    def _to_version(self, mv: MlflowModelVersion, metrics: Mapping[str, float] | None = None) -> ModelVersion:
+    def _to_version(
+        self,
+        mv: MlflowModelVersion,
+        metrics: Mapping[str, float] | None = None,
+        aliases: Mapping[str, list[str]] | None = None,
+    ) -> ModelVersion:
         return ModelVersion(
             model_name=mv.name,
             version=str(mv.version),
             uri=f"models:/{mv.name}/{mv.version}",
             version_name=mv.tags.get(tag_keys.VERSION_NAME),
-            aliases=tuple(mv.aliases or ()),
+            aliases=tuple(mv.aliases or (aliases or {}).get(str(mv.version), ())),
             tags=dict(mv.tags),
             metrics=dict(metrics or {}),
             description=mv.description or None,
@@ -250,8 +255,20 @@ class MlflowRegistryHook(RegistryHook):
         return self._to_version(found[0]) if found else None
 
     def iter_versions(self, model_name: str, *, page_size: int = 1000) -> Iterator[ModelVersion]:
+        from mlflow.exceptions import MlflowException
+
         page_token: str | None = None
         with self._client() as client:
+            # search_model_versions leaves ``aliases`` empty; the model has them all in one call.
+            try:
+                model_aliases = client.get_registered_model(model_name).aliases
+            except MlflowException as err:
+                if err.error_code == "RESOURCE_DOES_NOT_EXIST":
+                    return
+                raise
+            aliases: dict[str, list[str]] = {}
+            for alias, version in model_aliases.items():
+                aliases.setdefault(str(version), []).append(alias)
             while True:
                 page = client.search_model_versions(
                     f"name = '{model_name}'",
@@ -260,7 +277,7 @@ class MlflowRegistryHook(RegistryHook):
                     page_token=page_token,
                 )
                 for mv in page:
-                    yield self._to_version(mv)
+                    yield self._to_version(mv, aliases=aliases)
                 page_token = page.token
                 if not page_token:
                     return

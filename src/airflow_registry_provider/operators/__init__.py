@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from airflow_registry_provider.operators.grant_model import GrantModelOperator
     from airflow_registry_provider.operators.log_model import LogModelOperator
     from airflow_registry_provider.operators.promote_version import PromoteVersionOperator
+    from airflow_registry_provider.operators.retention import RetentionOperator
     from airflow_registry_provider.operators.validate_metrics import ValidateMetricsOperator
 
 _EXPORTS = {
@@ -25,6 +26,7 @@ _EXPORTS = {
     "GrantModelOperator": "grant_model",
     "LogModelOperator": "log_model",
     "PromoteVersionOperator": "promote_version",
+    "RetentionOperator": "retention",
     "ValidateMetricsOperator": "validate_metrics",
 }
 
@@ -35,6 +37,7 @@ __all__ = [
     "GrantModelOperator",
     "LogModelOperator",
     "PromoteVersionOperator",
+    "RetentionOperator",
     "ValidateMetricsOperator",
 ]
 
