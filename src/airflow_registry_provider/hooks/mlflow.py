@@ -423,15 +423,25 @@ class MlflowRegistryHook(RegistryHook):
         with self._client() as client:
             client.delete_registered_model_alias(model_name, alias)
 
+    @staticmethod
+    def _registry(client: MlflowClient) -> Any:
+        """The registry client behind ``client``, for writes on models with many versions.
+
+        Every MlflowClient registry write first fetches the whole registered model (all
+        its versions) to rule out prompts: on a model with 10,000 versions that costs ~50x
+        the write itself. This hook only manages registered models, so the check is skipped.
+        """
+        return client._get_registry_client()
+
     def set_version_tags(self, model_name: str, version: str, tags: Mapping[str, str]) -> None:
         with self._client() as client:
             for key, value in tags.items():
-                client.set_model_version_tag(model_name, str(version), key, value)
+                self._registry(client).set_model_version_tag(model_name, str(version), key, value)
 
     def set_model_tags(self, model_name: str, tags: Mapping[str, str]) -> None:
         with self._client() as client:
             for key, value in tags.items():
-                client.set_registered_model_tag(model_name, key, value)
+                self._registry(client).set_registered_model_tag(model_name, key, value)
 
     def log_metrics(self, model_name: str, version: str, metrics: Mapping[str, float]) -> None:
         with self._client() as client:
@@ -448,13 +458,13 @@ class MlflowRegistryHook(RegistryHook):
 
     def transition_stage(self, model_name: str, version: str, stage: str, *, archive_existing: bool) -> None:
         with self._client() as client:
-            client.transition_model_version_stage(
+            self._registry(client).transition_model_version_stage(
                 model_name, str(version), stage, archive_existing_versions=archive_existing
             )
 
     def delete_version(self, model_name: str, version: str) -> None:
         with self._client() as client:
-            client.delete_model_version(model_name, str(version))
+            self._registry(client).delete_model_version(model_name, str(version))
 
     # -- inference -------------------------------------------------------------------
     def load_model(self, model_name: str, version: str) -> Predictor:
