@@ -37,6 +37,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_registry_provider.operators.grant_model",
                     "airflow_registry_provider.operators.audit",
                     "airflow_registry_provider.operators.retention",
+                    "airflow_registry_provider.operators.compare_versions",
                 ],
             }
         ],

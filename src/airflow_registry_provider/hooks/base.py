@@ -139,6 +139,10 @@ class RegistryHook(BaseHook, abc.ABC):
     def get_model_tags(self, model_name: str) -> dict[str, str]:
         """Tags (or the backend's equivalent) on the model itself."""
 
+    def get_version_params(self, model_name: str, version: str) -> dict[str, str]:
+        """Training parameters recorded with a version (MLflow: its run's params); {} if none."""
+        return {}
+
     def get_version_tags(self, model_name: str, version: str) -> dict[str, str]:
         """Tags of one version; backends override this when it is cheaper than :meth:`get_version`."""
         return dict(self.get_version(model_name, version).tags)

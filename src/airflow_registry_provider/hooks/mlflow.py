@@ -286,6 +286,11 @@ class MlflowRegistryHook(RegistryHook):
         with self._client() as client:
             return dict(client.get_registered_model(model_name).tags)
 
+    def get_version_params(self, model_name: str, version: str) -> dict[str, str]:
+        with self._client() as client:
+            run_id = client.get_model_version(model_name, str(version)).run_id
+            return dict(client.get_run(run_id).data.params) if run_id else {}
+
     def get_version_tags(self, model_name: str, version: str) -> dict[str, str]:
         with self._client() as client:
             return dict(client.get_model_version(model_name, str(version)).tags)

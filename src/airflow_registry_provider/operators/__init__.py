@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from airflow_registry_provider.operators.audit import AliasHistoryOperator
     from airflow_registry_provider.operators.batch_inference import BatchInferenceOperator
+    from airflow_registry_provider.operators.compare_versions import CompareVersionsOperator
     from airflow_registry_provider.operators.drift_check import DriftCheckOperator
     from airflow_registry_provider.operators.grant_model import GrantModelOperator
     from airflow_registry_provider.operators.log_model import LogModelOperator
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "AliasHistoryOperator": "audit",
     "BatchInferenceOperator": "batch_inference",
+    "CompareVersionsOperator": "compare_versions",
     "DriftCheckOperator": "drift_check",
     "GrantModelOperator": "grant_model",
     "LogModelOperator": "log_model",
@@ -33,6 +35,7 @@ _EXPORTS = {
 __all__ = [
     "AliasHistoryOperator",
     "BatchInferenceOperator",
+    "CompareVersionsOperator",
     "DriftCheckOperator",
     "GrantModelOperator",
     "LogModelOperator",
