@@ -35,7 +35,8 @@ ALIAS_HISTORY = PREFIX + "alias_history"  # model tag, JSON list, capped
 # Drift and governance
 REFERENCE_PROFILE = PREFIX + "reference_profile"  # artifact path of the drift reference profile
 DRIFT_SUMMARY = PREFIX + "drift_summary"
-ARCHIVED = PREFIX + "archived"
+ARCHIVED = PREFIX + "archived"  # ISO time the version was archived by RetentionOperator
+MODEL_CARD = PREFIX + "model_card"  # artifact path of the version's model card (Markdown; .html beside it)
 AUDIT_LOG = PREFIX + "audit"
 
 VALIDATION_PASSED = "passed"

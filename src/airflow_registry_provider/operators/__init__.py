@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from airflow_registry_provider.operators.drift_check import DriftCheckOperator
     from airflow_registry_provider.operators.grant_model import GrantModelOperator
     from airflow_registry_provider.operators.log_model import LogModelOperator
+    from airflow_registry_provider.operators.model_card import ModelCardOperator
     from airflow_registry_provider.operators.promote_version import PromoteVersionOperator
     from airflow_registry_provider.operators.retention import RetentionOperator
     from airflow_registry_provider.operators.validate_metrics import ValidateMetricsOperator
@@ -27,6 +28,7 @@ _EXPORTS = {
     "DriftCheckOperator": "drift_check",
     "GrantModelOperator": "grant_model",
     "LogModelOperator": "log_model",
+    "ModelCardOperator": "model_card",
     "PromoteVersionOperator": "promote_version",
     "RetentionOperator": "retention",
     "ValidateMetricsOperator": "validate_metrics",
@@ -39,6 +41,7 @@ __all__ = [
     "DriftCheckOperator",
     "GrantModelOperator",
     "LogModelOperator",
+    "ModelCardOperator",
     "PromoteVersionOperator",
     "RetentionOperator",
     "ValidateMetricsOperator",
