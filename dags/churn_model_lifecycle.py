@@ -1,7 +1,8 @@
 """Customer churn model lifecycle: train -> register -> gate -> promote -> batch inference.
 
-Runs on a laptop with no server: by default the ``mlflow_default`` connection points at
-a sqlite MLflow registry (see the README). Each run draws a fresh synthetic sample
+Runs when ``drift_monitoring`` reports drift for the model, or by hand. Runs on a laptop
+with no server: by default the ``mlflow_default`` connection points at a sqlite MLflow
+registry (see the README). Each run draws a fresh synthetic sample
 (seeded from the run), so every run trains a slightly different model; a new version
 becomes ``champion`` only when it passes the thresholds, beats the current champion and
 passes the inference test on held-out data.
@@ -18,6 +19,7 @@ import tempfile
 import pendulum
 from airflow.sdk import Param, dag, task
 
+from airflow_registry_provider.assets import drift_asset
 from airflow_registry_provider.operators import (
     BatchInferenceOperator,
     LogModelOperator,
@@ -39,7 +41,8 @@ DEFAULT_DATA_DIR = os.path.join(os.environ.get("AIRFLOW_HOME", tempfile.gettempd
 
 @dag(
     dag_id="churn_model_lifecycle",
-    schedule=None,
+    # Retrain when drift_monitoring finds drift in the champion's inputs (or trigger by hand).
+    schedule=[drift_asset("mlflow_default", "customer_churn_predictor")],
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     render_template_as_native_obj=True,
@@ -58,16 +61,16 @@ DEFAULT_DATA_DIR = os.path.join(os.environ.get("AIRFLOW_HOME", tempfile.gettempd
 )
 def churn_model_lifecycle() -> None:
     @task
-    def prepare_data(data_dir: str, run_id: str) -> dict[str, str]:
+    def prepare_data(data_dir: str, run_key: str) -> dict[str, str]:
         """A seeded synthetic customer-churn dataset: train, validation, sample and a scoring batch."""
         import hashlib
 
         import numpy as np
         import pandas as pd
 
-        seed = int(hashlib.sha256(run_id.encode()).hexdigest()[:8], 16)
+        seed = int(hashlib.sha256(run_key.encode()).hexdigest()[:8], 16)
         rng = np.random.default_rng(seed)
-        out = os.path.join(data_dir, "runs", hashlib.sha256(run_id.encode()).hexdigest()[:12])
+        out = os.path.join(data_dir, "runs", hashlib.sha256(run_key.encode()).hexdigest()[:12])
         os.makedirs(out, exist_ok=True)
 
         def draw(n: int) -> pd.DataFrame:
@@ -92,8 +95,11 @@ def churn_model_lifecycle() -> None:
             frame[LABEL] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
             return frame
 
-        paths = {name: os.path.join(out, f"{name}.parquet") for name in ("train", "validation", "sample", "scoring")}
-        draw(8_000).to_parquet(paths["train"], index=False)
+        names = ("train", "reference", "validation", "sample", "scoring")
+        paths = {name: os.path.join(out, f"{name}.parquet") for name in names}
+        train = draw(8_000)
+        train.to_parquet(paths["train"], index=False)
+        train[FEATURES].to_parquet(paths["reference"], index=False)
         draw(2_000).to_parquet(paths["validation"], index=False)
         draw(50)[FEATURES].to_parquet(paths["sample"], index=False)
         scoring = draw(20_000)[FEATURES]
@@ -137,7 +143,7 @@ def churn_model_lifecycle() -> None:
 
         return get_registry_hook(registry_conn_id).next_version_name(model_name)
 
-    data = prepare_data(data_dir="{{ params.data_dir }}", run_id="{{ run_id }}")
+    data = prepare_data(data_dir="{{ params.data_dir }}", run_key="{{ run_id }}")
     trained = train(data)
     version = next_version("{{ params.model_name }}", "{{ params.registry_conn_id }}")
 
@@ -150,6 +156,7 @@ def churn_model_lifecycle() -> None:
         sample_input=data["sample"],
         metrics=trained["metrics"],
         training_data=[data["train"]],
+        reference_data=data["reference"],
         description="Logistic-regression churn classifier trained by churn_model_lifecycle",
         tags={"team": "growth", "framework": "scikit-learn"},
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,12 +37,11 @@ def require_service(available: bool, reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def airflow_db() -> Iterator[None]:
+def airflow_db() -> None:
     """A fresh Airflow metadata database for tests that run DAGs."""
     from airflow.utils import db
 
     db.resetdb()
-    yield
 
 
 def set_mlflow_connection(conn_id: str, tracking_uri: str, **extra: object) -> None:

@@ -265,6 +265,10 @@ class RegistryHook(BaseHook, abc.ABC):
         """Link to the version in the registry's UI, when it has one."""
         return None
 
+    def artifact_url(self, model_name: str, version: str, artifact_path: str) -> str | None:
+        """Link to a file stored with ``upload_artifact``, when the registry serves files."""
+        return None
+
     # -- grants ----------------------------------------------------------------------
     def list_grants(self, model_name: str) -> list[Grant]:
         raise UnsupportedOperationError(f"{self.backend} registry hook does not manage grants")

@@ -124,8 +124,16 @@ class MlflowRegistryHook(RegistryHook):
         if settings["login"]:
             env[_ENV_USER] = settings["login"]
             env[_ENV_PASSWORD] = settings["password"] or ""
-        # Fluent calls (log_model, pyfunc.load_model) read the global URIs: set and restore them.
-        previous = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
+        # Fluent calls (log_model, pyfunc.load_model) read process-global URIs. Setting them
+        # also writes MLFLOW_TRACKING_URI/MLFLOW_REGISTRY_URI, so both the module globals
+        # (read raw: the public getters return resolved defaults, which would then stick)
+        # and the variables are restored afterwards.
+        from mlflow.tracking._model_registry import utils as registry_utils
+        from mlflow.tracking._tracking_service import utils as tracking_utils
+
+        env["MLFLOW_TRACKING_URI"] = settings["tracking_uri"]
+        env["MLFLOW_REGISTRY_URI"] = settings["registry_uri"]
+        previous = (tracking_utils._tracking_uri, registry_utils._registry_uri)
         with _scoped_environ(env):
             mlflow.set_tracking_uri(settings["tracking_uri"])
             mlflow.set_registry_uri(settings["registry_uri"])
@@ -137,8 +145,7 @@ class MlflowRegistryHook(RegistryHook):
                     raise
                 raise unavailable from err
             finally:
-                mlflow.set_tracking_uri(previous[0])
-                mlflow.set_registry_uri(previous[1])
+                tracking_utils._tracking_uri, registry_utils._registry_uri = previous
 
     def _unavailable(self, err: Exception) -> RegistryUnavailableError | None:
         text = str(err)
@@ -441,7 +448,11 @@ class MlflowRegistryHook(RegistryHook):
             return None
         return f"{self.tracking_uri.rstrip('/')}/#/models/{quote(model_name, safe='')}/versions/{version}"
 
-    def run_artifact_url(self, run_id: str) -> str | None:
+    def artifact_url(self, model_name: str, version: str, artifact_path: str) -> str | None:
         if not self.is_server:
             return None
-        return f"{self.tracking_uri.rstrip('/')}/#/experiments/runs/{run_id}"
+        with self._client() as client:
+            run_id = self._run_id(client, model_name, version)
+        # The tracking server serves run artifacts as they are (an HTML report renders).
+        query = f"path={quote(artifact_path)}&run_uuid={run_id}"
+        return f"{self.tracking_uri.rstrip('/')}/get-artifact?{query}"

@@ -11,18 +11,26 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from airflow_registry_provider.operators.batch_inference import BatchInferenceOperator
+    from airflow_registry_provider.operators.drift_check import DriftCheckOperator
     from airflow_registry_provider.operators.log_model import LogModelOperator
     from airflow_registry_provider.operators.promote_version import PromoteVersionOperator
     from airflow_registry_provider.operators.validate_metrics import ValidateMetricsOperator
 
 _EXPORTS = {
     "BatchInferenceOperator": "batch_inference",
+    "DriftCheckOperator": "drift_check",
     "LogModelOperator": "log_model",
     "PromoteVersionOperator": "promote_version",
     "ValidateMetricsOperator": "validate_metrics",
 }
 
-__all__ = ["BatchInferenceOperator", "LogModelOperator", "PromoteVersionOperator", "ValidateMetricsOperator"]
+__all__ = [
+    "BatchInferenceOperator",
+    "DriftCheckOperator",
+    "LogModelOperator",
+    "PromoteVersionOperator",
+    "ValidateMetricsOperator",
+]
 
 
 def __getattr__(name: str) -> Any:

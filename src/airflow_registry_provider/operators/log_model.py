@@ -32,6 +32,9 @@ class LogModelOperator(BaseRegistryOperator):
     :param tags: Extra version tags.
     :param description: Version description.
     :param training_data: Paths of the training data; their sha256 goes into lineage.
+    :param reference_data: Parquet file of the training features; its drift reference
+        profile (quantiles, bins, frequencies) is stored with the version, so that
+        DriftCheckOperator later needs only the current batch.
     :param allow_no_signature: Register without ``sample_input`` (not recommended).
     :param backend_options: Backend-specific settings, e.g. ``{"target_platforms": [...]}`` on Snowflake.
     :param registry_conn_id: Registry connection (``mlflow_registry`` or ``snowflake``).
@@ -49,6 +52,7 @@ class LogModelOperator(BaseRegistryOperator):
         "tags",
         "description",
         "training_data",
+        "reference_data",
         "backend_options",
     )
     template_fields_renderers = {"metrics": "json", "tags": "json", "backend_options": "json"}
@@ -66,6 +70,7 @@ class LogModelOperator(BaseRegistryOperator):
         tags: Mapping[str, str] | None = None,
         description: str | None = None,
         training_data: str | Sequence[str] | None = None,
+        reference_data: str | None = None,
         allow_no_signature: bool = False,
         backend_options: Mapping[str, Any] | None = None,
         **kwargs: Any,
@@ -80,13 +85,18 @@ class LogModelOperator(BaseRegistryOperator):
         self.tags = tags
         self.description = description
         self.training_data = training_data
+        self.reference_data = reference_data
         self.allow_no_signature = allow_no_signature
         self.backend_options = backend_options
         self.registry_version_url: str | None = None
 
     def execute(self, context: Context) -> ModelVersionRef:
         with self.fail_fast_on_bad_input():
-            version, created = self.hook.register_version(self.model_name, self._package(context))
+            package = self._package(context)
+            profile = self._profile()
+            version, created = self.hook.register_version(self.model_name, package)
+        if profile is not None and tag_keys.REFERENCE_PROFILE not in version.tags:
+            self._store_profile(version, profile)
         ref = version.ref(self.registry_conn_id)
         self.log.info(
             "%s version %s (%s) of %s: %s",
@@ -101,6 +111,31 @@ class LogModelOperator(BaseRegistryOperator):
             model_asset(self.registry_conn_id, version.model_name), extra=cast("dict[str, Any]", ref)
         )
         return ref
+
+    def _profile(self) -> Any:
+        """Profile the reference data before registering, so bad data registers nothing."""
+        if not self.reference_data:
+            return None
+        from airflow_registry_provider.drift import build_profile
+
+        if not os.path.isfile(self.reference_data):
+            raise InvalidInputError("reference_data", f"file {self.reference_data!r} does not exist")
+        return build_profile(self.reference_data, model_name=self.model_name)
+
+    def _store_profile(self, version: Any, profile: Any) -> None:
+        import dataclasses
+        import tempfile
+
+        from airflow_registry_provider.operators.drift_check import PROFILE_ARTIFACT
+
+        profile = dataclasses.replace(profile, model_version=version.version)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "reference_profile.json")
+            with open(path, "w") as fh:
+                fh.write(profile.to_json())
+            self.hook.upload_artifact(version.model_name, version.version, path, PROFILE_ARTIFACT)
+        self.hook.set_version_tags(version.model_name, version.version, {tag_keys.REFERENCE_PROFILE: PROFILE_ARTIFACT})
+        self.log.info("Stored the drift reference profile with version %s", version.version)
 
     def _package(self, context: Context) -> Any:
         """Check every input before anything is written to the registry."""

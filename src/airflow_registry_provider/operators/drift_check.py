@@ -1,0 +1,214 @@
+"""Compare a batch with what a model was trained on, gate on drift, and leave a report."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from airflow_registry_provider import tags as tag_keys
+from airflow_registry_provider.assets import MODEL_EVENTS_ALIAS, drift_asset
+from airflow_registry_provider.exceptions import InvalidInputError
+from airflow_registry_provider.links import RegistryReportLink
+from airflow_registry_provider.model_version import parse_ref
+from airflow_registry_provider.operators.base import BaseRegistryOperator, to_json
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_registry_provider.drift import ReferenceProfile
+    from airflow_registry_provider.model_version import ModelVersion, ModelVersionRef
+
+PROFILE_ARTIFACT = "drift/reference_profile.json"
+
+
+class DriftCheckOperator(BaseRegistryOperator):
+    """Check ``current`` for data (and prediction) drift against a model's reference.
+
+    :param current: Parquet file of the current batch.
+    :param reference: A Parquet file of reference data, or a model version reference whose
+        stored profile is used. Default: the profile of ``model_name``'s ``alias`` version.
+    :param model_name: The model, when ``reference`` is not a version reference.
+    :param alias: Which version's profile to use (default ``champion``).
+    :param columns: Columns to check (default: all profiled).
+    :param thresholds: Per-column threshold overrides.
+    :param methods: Per-column method overrides (see ``airflow_registry_provider.drift.METHODS``).
+    :param drift_share: Dataset drift when at least this share of columns drifts.
+    :param critical_columns: Any of these drifting means dataset drift.
+    :param prediction_column: Column holding predictions, checked as prediction drift.
+    :param on_drift: ``fail``, ``skip`` or ``continue`` (default) when the dataset drifts.
+    :param report_dir: Where the JSON and HTML reports are written (also stored with the
+        model version when there is one).
+    :return: (XCom) ``{"dataset_drift", "drifted_columns", "columns": {...}, "report"}``.
+    """
+
+    template_fields: Sequence[str] = (
+        "registry_conn_id",
+        "current",
+        "reference",
+        "model_name",
+        "alias",
+        "columns",
+        "thresholds",
+        "methods",
+        "drift_share",
+        "critical_columns",
+        "prediction_column",
+        "on_drift",
+        "report_dir",
+    )
+    template_fields_renderers = {"thresholds": "json", "methods": "json"}
+    operator_extra_links = (RegistryReportLink(),)
+    ui_color = "#f7dcd5"
+
+    def __init__(
+        self,
+        *,
+        current: str,
+        reference: str | ModelVersionRef | None = None,
+        model_name: str | None = None,
+        alias: str = "champion",
+        columns: Sequence[str] | None = None,
+        thresholds: Mapping[str, float] | None = None,
+        methods: Mapping[str, str] | None = None,
+        drift_share: float = 0.5,
+        critical_columns: Sequence[str] = (),
+        prediction_column: str | None = None,
+        on_drift: Literal["fail", "skip", "continue"] = "continue",
+        report_dir: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        outlets = list(kwargs.pop("outlets", None) or [])
+        super().__init__(outlets=[*outlets, MODEL_EVENTS_ALIAS], **kwargs)
+        self.current = current
+        self.reference = reference
+        self.model_name = model_name
+        self.alias = alias
+        self.columns = columns
+        self.thresholds = thresholds
+        self.methods = methods
+        self.drift_share = drift_share
+        self.critical_columns = critical_columns
+        self.prediction_column = prediction_column
+        self.on_drift = on_drift
+        self.report_dir = report_dir
+        self.registry_report_url: str | None = None
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_registry_provider.drift import check_drift, render_html
+
+        with self.fail_fast_on_bad_input():
+            if self.on_drift not in ("fail", "skip", "continue"):
+                raise InvalidInputError("on_drift", f"must be fail, skip or continue, not {self.on_drift!r}")
+            version, reference = self._reference()
+            report = check_drift(
+                self.current,
+                reference,
+                columns=self.columns,
+                thresholds=self.thresholds,
+                methods=self.methods,
+                drift_share=float(self.drift_share),
+                critical_columns=tuple(self.critical_columns or ()),
+                prediction_column=self.prediction_column,
+                expected_model=version.model_name if version else None,
+            )
+        full = report.to_dict()
+        at = datetime.now(UTC)
+        report_dir = self.report_dir or tempfile.mkdtemp(prefix="drift-")
+        os.makedirs(report_dir, exist_ok=True)
+        stem = f"drift_{at.strftime('%Y%m%dT%H%M%SZ')}"
+        json_path, html_path = os.path.join(report_dir, f"{stem}.json"), os.path.join(report_dir, f"{stem}.html")
+        with open(json_path, "w") as fh:
+            json.dump(full, fh, indent=2)
+        title = f"Drift report: {version.model_name} v{version.version}" if version else "Drift report"
+        with open(html_path, "w") as fh:
+            fh.write(render_html(report, title=title))
+        summary = {key: value for key, value in full.items() if key != "columns"}
+        summary["columns"] = {
+            name: {k: v for k, v in col.items() if k != "histogram"} for name, col in full["columns"].items()
+        }
+        summary["report"] = {"json": json_path, "html": html_path}
+        if version is not None:
+            self._record(context, version, full, at, json_path, html_path, summary)
+        self.log.info(
+            "Dataset drift: %s; drifted columns: %s (share %.2f)",
+            full["dataset_drift"],
+            full["drifted_columns"],
+            full.get("drift_share", 0.0),
+        )
+        if full["dataset_drift"]:
+            if self.on_drift == "fail":
+                raise AirflowFailException(f"Drift in {full['drifted_columns']}")
+            if self.on_drift == "skip":
+                raise AirflowSkipException(f"Drift in {full['drifted_columns']}")
+        return summary
+
+    def _reference(self) -> tuple[ModelVersion | None, ReferenceProfile | str]:
+        """The model version (if any) and the reference: its stored profile, or raw data."""
+        from airflow_registry_provider.drift import ReferenceProfile
+
+        reference = self.reference
+        if isinstance(reference, str) and not reference.lstrip().startswith("{"):
+            if not os.path.isfile(reference):
+                raise InvalidInputError("reference", f"file {reference!r} does not exist")
+            version = self._alias_version() if self.model_name else None
+            return version, reference
+        if reference is not None:
+            ref = parse_ref(reference, "reference")
+            version = self.hook.get_version(ref["model_name"], ref["version"])
+        else:
+            version = self._alias_version()
+        if tag_keys.REFERENCE_PROFILE not in version.tags:
+            raise InvalidInputError(
+                "reference",
+                f"version {version.version} of {version.model_name!r} has no stored reference profile "
+                "(register it with LogModelOperator(reference_data=...)) — or pass reference data",
+            )
+        with tempfile.TemporaryDirectory() as tmp:
+            path = self.hook.download_artifact(
+                version.model_name, version.version, version.tags[tag_keys.REFERENCE_PROFILE], tmp
+            )
+            with open(path) as fh:
+                return version, ReferenceProfile.from_json(fh.read())
+
+    def _alias_version(self) -> ModelVersion:
+        if not self.model_name:
+            raise InvalidInputError("model_name", "give model_name (with alias) or reference")
+        found = self.hook.get_alias_version(self.model_name, self.hook.validate_alias(self.alias))
+        if found is None:
+            raise InvalidInputError("alias", f"no version of {self.model_name!r} holds {self.alias!r}")
+        return found
+
+    def _record(
+        self,
+        context: Context,
+        version: ModelVersion,
+        full: dict[str, Any],
+        at: datetime,
+        json_path: str,
+        html_path: str,
+        summary: dict[str, Any],
+    ) -> None:
+        hook = self.hook
+        folder = f"drift/{at.strftime('%Y%m%dT%H%M%SZ')}"
+        hook.upload_artifact(version.model_name, version.version, json_path, f"{folder}/report.json")
+        hook.upload_artifact(version.model_name, version.version, html_path, f"{folder}/report.html")
+        self.registry_report_url = hook.artifact_url(version.model_name, version.version, f"{folder}/report.html")
+        record = {
+            "at": at.isoformat(),
+            "dataset_drift": full["dataset_drift"],
+            "drifted_columns": full["drifted_columns"],
+            "report": f"{folder}/report.html",
+        }
+        hook.set_version_tags(version.model_name, version.version, {tag_keys.DRIFT_SUMMARY: to_json(record)})
+        summary["model_version"] = version.ref(self.registry_conn_id)
+        if full["dataset_drift"]:
+            context["outlet_events"][MODEL_EVENTS_ALIAS].add(
+                drift_asset(self.registry_conn_id, version.model_name),
+                extra=cast("dict[str, Any]", {**record, "version": version.version}),
+            )
