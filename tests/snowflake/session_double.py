@@ -34,7 +34,8 @@ from unittest import mock
 import numpy as np
 import pandas as pd
 import yaml
-from select_eval import Relation, UnsupportedSQL, evaluate
+
+from tests.snowflake.select_eval import Relation, UnsupportedSQL, evaluate
 
 _TEXT, _FIXED, _REAL, _BOOLEAN, _TIMESTAMP = "TEXT", "FIXED", "REAL", "BOOLEAN", "TIMESTAMP_LTZ"
 _NOT_FOUND = 2003  # Snowflake's "does not exist or not authorized"
@@ -212,13 +213,20 @@ class SnowflakeDouble:
             yield self
 
     def _close_sessions(self) -> None:
-        """Close the Snowpark sessions opened on this double (Snowpark would close them at exit)."""
+        """Close the Snowpark sessions opened on this double now rather than at interpreter exit.
+
+        Snowpark closes every session it ever opened from an ``atexit`` hook, which logs
+        after pytest has closed its capture streams.
+        """
+        import atexit
+
         from snowflake.snowpark.session import _get_active_sessions
 
         for session in list(_get_active_sessions(require_at_least_one=False)):
             connection = getattr(session._conn, "_conn", None)
             if isinstance(connection, FakeConnection) and connection.double is self:
                 session.close()
+                atexit.unregister(session._close_at_exit)
 
     def session(self) -> Any:
         """A new Snowpark session connected to this double (call inside :meth:`installed`)."""
@@ -933,6 +941,7 @@ class FakeConnection:
         self.warehouse = "COMPUTE_WH"
         self.role = "ML_ENGINEER"
         self.user = "AIRFLOW"
+        self.closed = False
 
     @property
     def database(self) -> str:
@@ -954,10 +963,10 @@ class FakeConnection:
             raise ProgrammingError(msg=str(err), errno=err.errno, sqlstate="02000", query=command) from None
 
     def is_closed(self) -> bool:
-        return False
+        return self.closed
 
     def close(self) -> None:
-        pass
+        self.closed = True
 
 
 __all__ = ["FakeConnection", "RoundTrip", "SnowflakeDouble", "split_name", "unquote"]

@@ -13,13 +13,13 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from session_double import SnowflakeDouble
-from snowflake_test_data import FEATURES, churn_frame, package, set_snowflake_connection
 
 from airflow_registry_provider import tags as tag_keys
 from airflow_registry_provider.exceptions import InvalidInputError, VersionConflictError
 from airflow_registry_provider.hooks.base import get_registry_hook
 from airflow_registry_provider.hooks.snowflake import METADATA_TAGS_KEY, SnowflakeRegistryHook
+from tests.snowflake.fixtures import FEATURES, churn_frame, package, set_snowflake_connection
+from tests.snowflake.session_double import SnowflakeDouble
 
 MODEL = "ML.REGISTRY.CHURN"
 

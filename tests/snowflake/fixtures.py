@@ -1,9 +1,15 @@
-"""Test data and settings shared by the Snowflake tests (and ``bench/``)."""
+"""Fixtures and data for Snowflake tests: the scripted account, its connection, a churn model.
+
+Registered for every test module through ``pytest_plugins`` in ``tests/conftest.py``.
+The ``snowflake_default`` connection points at the double (``session_double.py``); the
+real SnowflakeHook -> Snowpark -> snowflake-ml-python stack runs on top of it.
+"""
 
 from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -12,6 +18,7 @@ import pytest
 
 from airflow_registry_provider import tags as tag_keys
 from airflow_registry_provider.hooks.base import ModelPackage
+from tests.snowflake.session_double import SnowflakeDouble
 
 FEATURES = ["tenure_months", "monthly_spend", "support_tickets"]
 CONNECTION: dict[str, Any] = {
@@ -75,3 +82,39 @@ def package(model: Any, version_name: str = "1.2.0", sha256: str = "a" * 64, **c
     }
     fields.update(changes)
     return ModelPackage(**fields)
+
+
+@pytest.fixture(scope="session")
+def churn_model() -> Any:
+    return train_churn_model()
+
+
+@pytest.fixture
+def snowflake_double(monkeypatch: pytest.MonkeyPatch) -> Iterator[SnowflakeDouble]:
+    """A fresh scripted account behind the ``snowflake_default`` connection."""
+    set_snowflake_connection(monkeypatch)
+    double = SnowflakeDouble(database="ML", schema="REGISTRY")
+    with double.installed():
+        yield double
+
+
+@pytest.fixture(scope="session")
+def _registered_state(churn_model: Any) -> dict[str, Any]:
+    """The account after two versions of CHURN were logged (logging packs the model: done once)."""
+    from airflow_registry_provider.hooks.snowflake import SnowflakeRegistryHook
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        set_snowflake_connection(monkeypatch)
+        double = SnowflakeDouble(database="ML", schema="REGISTRY")
+        with double.installed():
+            hook = SnowflakeRegistryHook()
+            hook.register_version("churn", package(churn_model, "1.0.0", sha256="1" * 64))
+            hook.register_version("churn", package(churn_model, "1.1.0", sha256="2" * 64))
+        return copy.deepcopy(double.databases)
+
+
+@pytest.fixture
+def registered(snowflake_double: SnowflakeDouble, _registered_state: dict[str, Any]) -> SnowflakeDouble:
+    """The double holding model CHURN with versions V1_0_0 (default) and V1_1_0; the log is empty."""
+    snowflake_double.databases = copy.deepcopy(_registered_state)
+    return snowflake_double

@@ -7,14 +7,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from session_double import SnowflakeDouble
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
-from snowflake_test_data import FEATURES, churn_frame, package, set_snowflake_connection
 
 from airflow_registry_provider.exceptions import InvalidInputError
 from airflow_registry_provider.hooks.snowflake import SnowflakeRegistryHook
+from tests.snowflake.fixtures import FEATURES, churn_frame, package, set_snowflake_connection
+from tests.snowflake.session_double import SnowflakeDouble
 
 
 def fails(call: Callable[[], Any], field: str) -> InvalidInputError:

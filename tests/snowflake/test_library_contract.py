@@ -12,9 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from session_double import SnowflakeDouble
 
 from airflow_registry_provider.hooks.snowflake import SnowflakeRegistryHook
+from tests.snowflake.session_double import SnowflakeDouble
 
 
 def parameters(function: Callable[..., Any]) -> dict[str, inspect.Parameter]:

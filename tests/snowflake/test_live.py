@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from snowflake_test_data import FEATURES, churn_frame, package
 
 from airflow_registry_provider import tags as tag_keys
 from airflow_registry_provider.hooks.snowflake import SnowflakeRegistryHook
+from tests.snowflake.fixtures import FEATURES, churn_frame, package
 
 REQUIRED = ("SNOWFLAKE_ACCOUNT", "SNOWFLAKE_USER", "SNOWFLAKE_DATABASE", "SNOWFLAKE_SCHEMA", "SNOWFLAKE_WAREHOUSE")
 CONFIGURED = all(os.environ.get(name) for name in REQUIRED) and bool(
