@@ -209,24 +209,19 @@ class SnowflakeDouble:
             stack.enter_context(mock.patch.object(FileOperation, "get", get))
             stack.enter_context(mock.patch.object(platform_capabilities.PlatformCapabilities, "_instance", None))
             stack.enter_context(mock.patch.dict(env_utils._SNOWFLAKE_INFO_SCHEMA_PACKAGE_CACHE, clear=True))
+            # Snowpark closes every session it opened from an atexit hook, which logs after
+            # pytest has closed its streams: the double closes its sessions when uninstalled.
+            stack.enter_context(mock.patch("snowflake.snowpark.session.atexit"))
             stack.callback(self._close_sessions)
             yield self
 
     def _close_sessions(self) -> None:
-        """Close the Snowpark sessions opened on this double now rather than at interpreter exit.
-
-        Snowpark closes every session it ever opened from an ``atexit`` hook, which logs
-        after pytest has closed its capture streams.
-        """
-        import atexit
-
         from snowflake.snowpark.session import _get_active_sessions
 
         for session in list(_get_active_sessions(require_at_least_one=False)):
             connection = getattr(session._conn, "_conn", None)
             if isinstance(connection, FakeConnection) and connection.double is self:
                 session.close()
-                atexit.unregister(session._close_at_exit)
 
     def session(self) -> Any:
         """A new Snowpark session connected to this double (call inside :meth:`installed`)."""
@@ -281,9 +276,12 @@ class SnowflakeDouble:
             (r"^CREATE (?:SCOPED )?TEMP(?:ORARY)? FILE FORMAT identifier\('([^']+)'\)", lambda m, **_: _status()),
             (r"^SELECT COLUMN_NAME, TYPE FROM table\(infer_schema\(location=>'@([^']+)'", self._infer_schema),
             (
-                r"^CREATE (?:SCOPED )?TEMP(?:ORARY)? TABLE IF NOT EXISTS identifier\('([^']+)'\) \((.*?)\)\s*/\*",
+                r"^CREATE (?:(?:SCOPED )?TEMP(?:ORARY)? |TRANSIENT )?TABLE IF NOT EXISTS identifier\('([^']+)'\) "
+                r"\((.*?)\)\s*/\*",
                 self._create_table,
             ),
+            (r"^DROP TABLE IF EXISTS identifier\('([^']+)'\)", self._drop_table),
+            (r"^ALTER TABLE identifier\('([^']+)'\) RENAME TO identifier\('([^']+)'\)", self._rename_table),
             (
                 r"^COPY INTO identifier\('([^']+)'\) /\*.*?\*/ \(.*?\) FROM \(SELECT .*? FROM '@([^']+)'\)",
                 self._copy_into,
@@ -648,6 +646,21 @@ class SnowflakeDouble:
             frame = pd.DataFrame({name: pd.Series(dtype=object) for name, _ in columns})
             self._schema(database, schema).tables.setdefault(table, TableState(columns, frame))
         return _status(f"Table {table} successfully created.")
+
+    def _drop_table(self, m: re.Match[str], describe: bool = False, **_: Any) -> Result:
+        database, schema, table = self._resolve(m.group(1))
+        if not describe:
+            self._schema(database, schema).tables.pop(table, None)
+        return _status(f"{table} successfully dropped.")
+
+    def _rename_table(self, m: re.Match[str], describe: bool = False, **_: Any) -> Result:
+        database, schema, table = self._resolve(m.group(1))
+        new_database, new_schema, new_table = self._resolve(m.group(2))
+        state = self._table(m.group(1))
+        if not describe:
+            del self._schema(database, schema).tables[table]
+            self._schema(new_database, new_schema).tables[new_table] = state
+        return _status()
 
     def _copy_into(self, m: re.Match[str], describe: bool = False, **_: Any) -> Result:
         table = self._table(m.group(1))
