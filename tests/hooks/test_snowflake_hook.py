@@ -5,6 +5,7 @@ Every test asserts the SQL the operation sent (``SnowflakeDouble.log``).
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from pathlib import Path
@@ -118,6 +119,14 @@ def test_find_version_is_one_show_versions_like_with_the_converted_name(register
     assert found.tags[tag_keys.ARTIFACT_SHA256] == "2" * 64
     assert hook.find_version("churn", "9.9.9") is None
     assert hook.find_version("new_model", "1.0.0") is None
+
+
+def test_find_version_ignores_names_the_like_wildcard_also_matches(registered: SnowflakeDouble) -> None:
+    versions = registered.model("CHURN").versions
+    versions["V1X2Y0"] = copy.deepcopy(versions["V1_1_0"])
+    versions["V1X2Y0"].name = "V1X2Y0"
+
+    assert SnowflakeRegistryHook().find_version("churn", "1.2.0") is None  # LIKE 'V1_2_0' matches V1X2Y0
 
 
 def test_a_retry_with_the_same_artifact_reuses_the_version_and_writes_nothing(

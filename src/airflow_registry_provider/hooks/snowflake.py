@@ -335,7 +335,7 @@ class SnowflakeRegistryHook(RegistryHook):
         from snowflake.snowpark.exceptions import SnowparkSQLException
 
         try:
-            return self._ops._model_client.show_versions(
+            rows: list[Row] = self._ops._model_client.show_versions(
                 database_name=None,
                 schema_name=None,
                 model_name=SqlIdentifier(model_name),
@@ -345,6 +345,17 @@ class SnowflakeRegistryHook(RegistryHook):
         except SnowparkSQLException as err:
             if err.sql_error_code == _NOT_FOUND:
                 raise InvalidInputError("model_name", f"model {model_name} does not exist in {self.location}") from None
+            raise
+        # LIKE 'V1_2_0' also matches V1X2Y0: '_' is a wildcard.
+        return [row for row in rows if version is None or row["name"] == version]
+
+    def _listing_if_exists(self, model_name: str) -> dict[str, Row] | None:
+        """:meth:`_listing`, or None when the model does not exist."""
+        try:
+            return self._listing(model_name)
+        except InvalidInputError as err:
+            if err.field == "model_name":
+                return None
             raise
 
     def _listing(self, model_name: str) -> dict[str, Row]:
@@ -435,14 +446,9 @@ class SnowflakeRegistryHook(RegistryHook):
     def get_alias_version(self, model_name: str, alias: str) -> ModelVersion | None:
         model_name = self.validate_model_name(model_name)
         alias = self.validate_alias(alias)
-        try:
-            listing = self._listing(model_name)
-        except InvalidInputError as err:
-            if err.field == "model_name":
-                return None
-            raise
-        holder = self._alias_holder(listing, alias)
-        return None if holder is None else self._to_version(model_name, listing[holder])
+        listing = self._listing_if_exists(model_name)
+        holder = None if listing is None else self._alias_holder(listing, alias)
+        return None if listing is None or holder is None else self._to_version(model_name, listing[holder])
 
     @staticmethod
     def _alias_holder(listing: Mapping[str, Row], alias: str) -> str | None:
@@ -469,12 +475,7 @@ class SnowflakeRegistryHook(RegistryHook):
     def iter_versions(self, model_name: str, *, page_size: int = 1000) -> Iterator[ModelVersion]:
         """Every version, newest first. ``SHOW VERSIONS`` returns all at once: ``page_size`` is unused."""
         model_name = self.validate_model_name(model_name)
-        try:
-            listing = self._listing(model_name)
-        except InvalidInputError as err:
-            if err.field == "model_name":
-                return
-            raise
+        listing = self._listing_if_exists(model_name) or {}
         versions = [self._to_version(model_name, row) for row in listing.values()]
         versions.sort(key=lambda v: (v.created_at is not None, v.created_at or 0), reverse=True)
         yield from versions
