@@ -13,6 +13,9 @@ and functions taken from the files the library uploaded), model tags, stages and
 tables. Inference (``MODEL(...)!PREDICT``) runs the uploaded model locally on the rows of
 the input table. Statements it has no script for fail loudly, so a test notices a new
 statement instead of the double inventing an answer.
+
+Use it inside :meth:`SnowflakeDouble.installed`: any Snowpark session opened there (by
+``SnowflakeHook.get_snowpark_session()`` or ``Session.builder``) talks to the double.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ import yaml
 
 from tests.snowflake.select_eval import Relation, UnsupportedSQL, evaluate
 
-_TEXT, _FIXED, _REAL, _BOOLEAN, _TIMESTAMP = "TEXT", "FIXED", "REAL", "BOOLEAN", "TIMESTAMP_LTZ"
+_TEXT, _FIXED, _TIMESTAMP = "TEXT", "FIXED", "TIMESTAMP_LTZ"
 _NOT_FOUND = 2003  # Snowflake's "does not exist or not authorized"
 _ALREADY_EXISTS = 2002
 
@@ -181,9 +184,6 @@ class SnowflakeDouble:
         self.schema_state(database, schema).tables[name.upper()] = TableState(columns, frame)
 
     # -- the fake connector ---------------------------------------------------------------
-    def connection(self) -> FakeConnection:
-        return FakeConnection(self)
-
     @contextmanager
     def installed(self) -> Iterator[SnowflakeDouble]:
         """Route Snowpark's connector and file transfers to this double; reset the library's caches."""
@@ -222,12 +222,6 @@ class SnowflakeDouble:
             connection = getattr(session._conn, "_conn", None)
             if isinstance(connection, FakeConnection) and connection.double is self:
                 session.close()
-
-    def session(self) -> Any:
-        """A new Snowpark session connected to this double (call inside :meth:`installed`)."""
-        from snowflake.snowpark import Session
-
-        return Session.builder.configs({"connection": FakeConnection(self)}).create()
 
     # -- dispatch ---------------------------------------------------------------------------
     def execute(self, sql: str, *, describe: bool = False) -> Result:
@@ -982,4 +976,4 @@ class FakeConnection:
         self.closed = True
 
 
-__all__ = ["FakeConnection", "RoundTrip", "SnowflakeDouble", "split_name", "unquote"]
+__all__ = ["FakeConnection", "RoundTrip", "SnowflakeDouble"]
