@@ -24,7 +24,7 @@ import sys
 import tempfile
 import warnings
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,13 @@ class Case:
     state: str
     ours: Callable[[], Any]
     minimum: Callable[[], Any]
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Swallow the library's progress bars and the operators' log lines."""
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        yield
 
 
 def _environment() -> None:
@@ -101,7 +108,7 @@ def main(argv: list[str]) -> int:
     # -- account states the cases start from (built with the hook; not counted) -------------
     def build(steps: Callable[[SnowflakeRegistryHook], None]) -> dict[str, Any]:
         double = SnowflakeDouble(DATABASE, SCHEMA)
-        with double.installed(), contextlib.redirect_stderr(io.StringIO()):
+        with double.installed(), quiet():
             steps(SnowflakeRegistryHook(CONN))
         return copy.deepcopy(double.databases)
 
@@ -292,7 +299,7 @@ def main(argv: list[str]) -> int:
         double = SnowflakeDouble(DATABASE, SCHEMA)
         double.databases = copy.deepcopy(states[case.state])
         double.add_table("SCORING", scoring)
-        with double.installed(), contextlib.redirect_stderr(io.StringIO()):  # the library's progress bars
+        with double.installed(), quiet():
             run()
             log = list(double.log)  # before the double closes the sessions
         kinds = Counter(rt.kind for rt in log)
