@@ -26,6 +26,9 @@ os.environ["GIT_PYTHON_REFRESH"] = "quiet"
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
+# The scripted Snowflake account and its fixtures (snowflake_double, registered, churn_model).
+pytest_plugins = ("tests.snowflake.fixtures",)
+
 
 def require_service(available: bool, reason: str) -> None:
     """Skip when a local service is missing, except under CI=true where it must be there."""
