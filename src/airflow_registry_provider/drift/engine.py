@@ -379,7 +379,7 @@ def _compare_numeric(
         cdf = ref.cdf()
         distances = cdf.distances(cur)
         ks_bound = cdf.max_error
-        wasserstein_bound = (ref.quantiles[-1] - ref.quantiles[0]) * cdf.max_error
+        wasserstein_bound = cdf.wasserstein_error
     std = ref.std or 0.0
     constant = ref.quantiles[0] == ref.quantiles[-1] or cur[0] == cur[-1]
     stats.update(
