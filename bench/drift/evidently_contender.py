@@ -1,9 +1,10 @@
 """The evidently contender: ``Report([DataDriftPreset()])`` on the bench files.
 
-Runs in its own virtualenv (``bench/.venv-evidently``, made by ``run.py``): evidently is a
-benchmark oracle, not a dependency of the project. Reads the same Parquet files with
-pandas, runs the preset with its defaults and prints one JSON object: ``seconds`` (the
-work, timed after imports), the columns evidently flags as drifted and their scores.
+Runs in its own virtualenv (``bench/.venv-evidently``, made by ``run.py``): evidently
+is a benchmark oracle, not a dependency of the project. Reads the same Parquet files
+with pandas, runs the preset with its defaults and prints one JSON object: ``seconds``
+(the work, timed after imports), the columns evidently flags as drifted and their
+scores.
 
 Usage: ``bench/.venv-evidently/bin/python bench/drift/evidently_contender.py OUT_DIR``
 """

@@ -138,8 +138,10 @@ def ks_pvalue(statistic: float, n_ref: int, n_cur: int) -> float:
     the effective size ``n*m/(n+m)``. Used for every size so a check against a stored
     profile (which has no raw reference) and one against raw data give the same p-value.
     """
-    en = n_ref * n_cur / (n_ref + n_cur)
-    return float(np.clip(sps.kstwo.sf(statistic, np.round(en)), 0.0, 1.0))
+    en = max(
+        np.round(n_ref * n_cur / (n_ref + n_cur)), 1.0
+    )  # 1 vs 1 sample rounds to 0
+    return float(np.clip(sps.kstwo.sf(statistic, en), 0.0, 1.0))
 
 
 def adjust_pvalues(pvalues: npt.ArrayLike, method: str) -> FloatArray:
@@ -208,14 +210,17 @@ class QuantileCdf:
     ``(q_b - q_a) * (p_b - p_a)``.
 
     ``knots`` are the distinct stored values; on the segment ``[knots[j-1], knots[j])``
-    the CDF is ``start[j] + slope[j] * (x - origin[j])``; segment 0 is left of the
-    minimum (CDF 0) and segment ``len(knots)`` right of the maximum (CDF 1).
+    the CDF is ``start[j] + rise[j] * (x - origin[j]) / width[j]`` (a fraction of the
+    width, not a slope, which overflows on subnormal gaps); segment 0 is left of the
+    minimum (CDF 0) and segment ``len(knots)`` right of the maximum (CDF 1), both of
+    infinite width.
     """
 
     knots: FloatArray
     origin: FloatArray
     start: FloatArray
-    slope: FloatArray
+    rise: FloatArray
+    width: FloatArray
     max_error: float
     wasserstein_error: float
 
@@ -232,13 +237,16 @@ class QuantileCdf:
         low, high = p[first], p[last]  # CDF just left of and at each knot
         origin = np.concatenate(([knots[0]], knots))
         start = np.concatenate(([0.0], high))
-        slope = np.zeros(knots.size + 1)
-        slope[1:-1] = (low[1:] - high[:-1]) / np.diff(knots)
+        rise = np.zeros(knots.size + 1)
+        rise[1:-1] = low[1:] - high[:-1]
+        width = np.full(knots.size + 1, np.inf)
+        width[1:-1] = np.diff(knots)
         return cls(
             knots,
             origin,
             start,
-            slope,
+            rise,
+            width,
             max_error=float(np.diff(p).max()),
             wasserstein_error=float(np.diff(q) @ np.diff(p)),
         )
@@ -264,10 +272,11 @@ class QuantileCdf:
             hi = min(lo + BLOCK, x.size - 1)
             seg = knots_le[lo:hi]
             f_cur = (np.arange(lo + 1, hi + 1) - seg) / m
-            start, slope, origin = self.start[seg], self.slope[seg], self.origin[seg]
+            start, rise, origin = self.start[seg], self.rise[seg], self.origin[seg]
+            span = self.width[seg]
             x0, x1 = x[lo:hi], x[lo + 1 : hi + 1]
-            a = start + slope * (x0 - origin) - f_cur
-            b = start + slope * (x1 - origin) - f_cur
+            a = start + rise * ((x0 - origin) / span) - f_cur
+            b = start + rise * ((x1 - origin) / span) - f_cur
             width = x1 - x0
             gap = np.maximum(np.abs(a), np.abs(b))
             ks = max(ks, float(np.max(gap, where=width > 0, initial=0.0)))
