@@ -1,7 +1,9 @@
 """One bench contender per process (run by ``run.py``, which measures its peak RSS).
 
 Prints one JSON object: ``seconds`` is the contender's own work, timed from after its
-imports, so interpreter start-up and import times do not blur the ratios.
+imports, so interpreter start-up and import times do not blur the ratios, and
+``cpu_seconds`` the CPU time of that work (all threads), which other load on the
+machine disturbs less than the wall time.
 
 - ``floor``: read both files, then one ``np.sort`` per numeric column of each, on the
   same thread pool size as the engine: the least any exact check must do.
@@ -94,6 +96,7 @@ def _check(out: Path, reference: str) -> dict[str, object]:
 
 def main() -> None:
     name, out = sys.argv[1], Path(sys.argv[2])
+    cpu_start = time.process_time()
     if name == "floor":
         result = _floor([out / "reference.parquet", out / "current.parquet"])
     elif name == "floor-current":
@@ -111,6 +114,7 @@ def main() -> None:
         result = {"seconds": time.perf_counter() - start, "profile_bytes": len(text)}
     else:
         raise SystemExit(f"unknown contender {name!r}")
+    result["cpu_seconds"] = time.process_time() - cpu_start
     print(json.dumps(result))
 
 

@@ -262,6 +262,9 @@ def test_bad_batches_and_arguments_are_clear_errors():
     with pytest.raises(InvalidInputError, match="expected model 'fraud'"):
         check_drift(cur, profile, expected_model="fraud")
     check_drift(cur, profile, expected_model="churn")
+    with pytest.raises(InvalidInputError, match="names no model") as err:
+        check_drift(cur, ref, expected_model="churn")
+    assert err.value.field == "expected_model"
     cases = [
         ({"methods": {"a": "chi2", "cat": "ks", "zz": "js"}}, "methods", "zz"),
         (
