@@ -255,6 +255,9 @@ def test_bad_batches_and_arguments_are_clear_errors():
     profile = build_profile(ref, model_name="churn")
     with pytest.raises(InvalidInputError, match="no rows"):
         check_drift(cur.slice(0, 0), profile)
+    with pytest.raises(InvalidInputError, match="cannot read Parquet file") as err:
+        check_drift("/nonexistent/batch.parquet", profile)
+    assert err.value.field == "current"
     inf = cur.set_column(1, "b", pa.array([np.inf] + [0.0] * 199))
     inf = inf.set_column(2, "c", pa.array([-np.inf] + [0.0] * 199))
     with pytest.raises(InvalidInputError, match=r"infinite values .*: b, c$"):
