@@ -19,7 +19,7 @@ from airflow_registry_provider.drift import build_profile, check_drift
 from airflow_registry_provider.exceptions import InvalidInputError
 
 BENCH_DATA = Path(__file__).resolve().parents[2] / "bench" / "drift" / "data.py"
-ROWS = 100_000
+ROWS = 50_000
 #: Columns compared with scipy on the raw data (normal, shifted, integer, heavy-tailed,
 #: with nulls); scipy on all 20 would take seconds.
 SCIPY_CHECKED = ("f00", "f03", "f12", "f14", "f16")
@@ -35,7 +35,7 @@ def _bench_data() -> ModuleType:
 
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The bench's data shape at 100k rows, written as Parquet."""
+    """The bench's data shape at 50k rows, written as Parquet."""
     data = _bench_data()
     out = tmp_path_factory.mktemp("drift")
     paths = {}
