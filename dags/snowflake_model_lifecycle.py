@@ -26,9 +26,8 @@ from airflow_registry_provider.operators import (
     PromoteVersionOperator,
     ValidateMetricsOperator,
 )
+from churn_example_data import LABEL, run_seed, train_churn_model, write_churn_dataset
 
-FEATURES = ["customer_age", "account_balance", "days_since_last_purchase", "support_tickets", "monthly_spend"]
-LABEL = "churned"
 DEFAULT_DATA_DIR = os.path.join(os.environ.get("AIRFLOW_HOME", tempfile.gettempdir()), "snowflake_churn_data")
 
 
@@ -45,7 +44,7 @@ DEFAULT_DATA_DIR = os.path.join(os.environ.get("AIRFLOW_HOME", tempfile.gettempd
             "CUSTOMER_CHURN_PREDICTOR", type="string", description="Model name (a Snowflake identifier)"
         ),
         "thresholds": Param(
-            {"accuracy": ">= 0.70", "roc_auc": ">= 0.75"}, type="object", description="Quality gate: metric -> rule"
+            {"accuracy": ">= 0.75", "roc_auc": ">= 0.85"}, type="object", description="Quality gate: metric -> rule"
         ),
         "scoring_table": Param("CHURN_SCORING", type="string", description="Table of customers to score"),
         "predictions_table": Param("CHURN_PREDICTIONS", type="string", description="Table the predictions go to"),
@@ -55,47 +54,10 @@ DEFAULT_DATA_DIR = os.path.join(os.environ.get("AIRFLOW_HOME", tempfile.gettempd
 )
 def snowflake_model_lifecycle() -> None:
     @task
-    def prepare_data(data_dir: str, run_id: str) -> dict[str, str]:
-        """A seeded synthetic churn dataset: train, validation and sample files, and a scoring batch."""
-        import hashlib
-
-        import numpy as np
-        import pandas as pd
-
-        digest = hashlib.sha256(run_id.encode()).hexdigest()
-        rng = np.random.default_rng(int(digest[:8], 16))
-        out = os.path.join(data_dir, "runs", digest[:12])
-        os.makedirs(out, exist_ok=True)
-
-        def draw(n: int) -> pd.DataFrame:
-            frame = pd.DataFrame(
-                {
-                    "customer_age": rng.integers(18, 80, n).astype(float),
-                    "account_balance": rng.gamma(2.0, 12_000.0, n),
-                    "days_since_last_purchase": rng.exponential(40.0, n),
-                    "support_tickets": rng.poisson(1.5, n).astype(float),
-                    "monthly_spend": rng.normal(120.0, 40.0, n).clip(0),
-                }
-            )
-            logit = (
-                0.035 * frame.days_since_last_purchase
-                + 0.45 * frame.support_tickets
-                - 0.000015 * frame.account_balance
-                - 0.006 * frame.monthly_spend
-                - 0.2
-            )
-            frame[LABEL] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
-            return frame
-
-        paths = {name: os.path.join(out, f"{name}.parquet") for name in ("train", "validation", "sample", "scoring")}
-        draw(4_000).to_parquet(paths["train"], index=False)
-        draw(1_000).to_parquet(paths["validation"], index=False)
-        draw(50)[FEATURES].to_parquet(paths["sample"], index=False)
-        scoring = draw(5_000)[FEATURES]
-        scoring.insert(0, "customer_id", np.arange(len(scoring)))
-        scoring.to_parquet(paths["scoring"], index=False)
-        paths["dir"] = out
-        return paths
+    def prepare_data(data_dir: str, run_key: str) -> dict[str, str]:
+        """A seeded synthetic customer-churn dataset: train, validation, sample and a scoring batch."""
+        seed, folder = run_seed(run_key)
+        return write_churn_dataset(os.path.join(data_dir, "runs", folder), seed, train_rows=4_000, scoring_rows=5_000)
 
     @task
     def load_scoring_table(data: dict[str, str], registry_conn_id: str, table: str) -> str:
@@ -115,27 +77,7 @@ def snowflake_model_lifecycle() -> None:
     @task
     def train(data: dict[str, str]) -> dict:
         """Fit a scaled logistic regression and measure it on the validation split."""
-        import joblib
-        import pandas as pd
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.metrics import accuracy_score, roc_auc_score
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
-
-        train_df = pd.read_parquet(data["train"])
-        valid_df = pd.read_parquet(data["validation"])
-        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
-        model.fit(train_df[FEATURES], train_df[LABEL])
-        proba = model.predict_proba(valid_df[FEATURES])[:, 1]
-        path = os.path.join(data["dir"], "model.joblib")
-        joblib.dump(model, path)
-        return {
-            "model_path": path,
-            "metrics": {
-                "accuracy": float(accuracy_score(valid_df[LABEL], (proba >= 0.5).astype(int))),
-                "roc_auc": float(roc_auc_score(valid_df[LABEL], proba)),
-            },
-        }
+        return train_churn_model(data)
 
     @task
     def next_version(model_name: str, registry_conn_id: str) -> str:
@@ -144,7 +86,7 @@ def snowflake_model_lifecycle() -> None:
 
         return get_registry_hook(registry_conn_id).next_version_name(model_name)
 
-    data = prepare_data(data_dir="{{ params.data_dir }}", run_id="{{ run_id }}")
+    data = prepare_data(data_dir="{{ params.data_dir }}", run_key="{{ run_id }}")
     scoring_table = load_scoring_table(data, "{{ params.registry_conn_id }}", "{{ params.scoring_table }}")
     trained = train(data)
     version = next_version("{{ params.model_name }}", "{{ params.registry_conn_id }}")
