@@ -296,7 +296,12 @@ class MlflowRegistryHook(RegistryHook):
                 run_id = source.removeprefix("runs:/").split("/", 1)[0]
             elif source is not None and source.startswith("models:/"):
                 ref = client.get_model_version(*source.removeprefix("models:/").split("/", 1))
-                run_id, source = ref.run_id, client.get_model_version_download_uri(ref.name, ref.version)
+                run_id, source = ref.run_id, ref.source
+                # MLflow 3 versions point at a logged model (source models:/m-…); a server accepts
+                # that source only with the same model_id, which REST responses may leave out.
+                model_id = getattr(ref, "model_id", None) or (
+                    source.removeprefix("models:/") if source.startswith("models:/m-") else None
+                )
             else:
                 run = client.create_run(
                     experiment_id,
