@@ -296,7 +296,7 @@ class MlflowRegistryHook(RegistryHook):
                 run_id = source.removeprefix("runs:/").split("/", 1)[0]
             elif source is not None and source.startswith("models:/"):
                 ref = client.get_model_version(*source.removeprefix("models:/").split("/", 1))
-                run_id, source = ref.run_id, ref.source
+                run_id, source = ref.run_id, str(ref.source)
                 # MLflow 3 versions point at a logged model (source models:/m-…); a server accepts
                 # that source only with the same model_id, which REST responses may leave out.
                 model_id = getattr(ref, "model_id", None) or (
