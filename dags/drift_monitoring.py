@@ -18,6 +18,7 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from airflow_registry_provider.operators import DriftCheckOperator
+from churn_example_data import FEATURES, draw_customers, run_seed
 
 DEFAULT_DATA_DIR = os.path.join(os.environ.get("AIRFLOW_HOME", tempfile.gettempdir()), "churn_data")
 
@@ -41,29 +42,11 @@ def drift_monitoring() -> None:
     @task
     def latest_batch(data_dir: str, run_key: str, inject_drift: bool) -> str:
         """Stand-in for the day's production inputs: a fresh churn-like sample."""
-        import hashlib
-
         import numpy as np
-        import pandas as pd
 
-        rng = np.random.default_rng(int(hashlib.sha256(run_key.encode()).hexdigest()[:8], 16))
-        n = 20_000
-        frame = pd.DataFrame(
-            {
-                "customer_age": rng.integers(18, 80, n).astype(float),
-                "account_balance": rng.gamma(2.0, 12_000.0, n),
-                "days_since_last_purchase": rng.exponential(40.0, n),
-                "support_tickets": rng.poisson(1.5, n).astype(float),
-                "monthly_spend": rng.normal(120.0, 40.0, n).clip(0),
-                "tenure_months": rng.integers(1, 120, n).astype(float),
-            }
-        )
-        if inject_drift:
-            frame["days_since_last_purchase"] *= 2.5
-            frame["support_tickets"] = rng.poisson(4.0, n).astype(float)
-            frame["monthly_spend"] = rng.normal(70.0, 40.0, n).clip(0)
-            frame["account_balance"] *= 0.4
-        path = os.path.join(data_dir, "batches", f"{hashlib.sha256(run_key.encode()).hexdigest()[:12]}.parquet")
+        seed, folder = run_seed(run_key)
+        frame = draw_customers(np.random.default_rng(seed), 20_000, shift=inject_drift)[FEATURES]
+        path = os.path.join(data_dir, "batches", f"{folder}.parquet")
         os.makedirs(os.path.dirname(path), exist_ok=True)
         frame.to_parquet(path, index=False)
         return path

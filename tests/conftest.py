@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -24,7 +25,14 @@ os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
 os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
 os.environ["GIT_PYTHON_REFRESH"] = "quiet"
 
+# Airflow's bundle DagBag puts the bundle root on sys.path, so example DAGs import their
+# shared helper module (dags/churn_example_data.py) by name; tests parse DAGs the same way.
+sys.path.append(str(REPO / "dags"))
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# The scripted Snowflake account and its fixtures (snowflake_double, registered, churn_model).
+pytest_plugins = ("tests.snowflake.fixtures",)
 
 
 def require_service(available: bool, reason: str) -> None:

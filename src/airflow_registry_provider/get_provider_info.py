@@ -47,6 +47,10 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": "MLflow Model Registry",
                 "python-modules": ["airflow_registry_provider.hooks.base", "airflow_registry_provider.hooks.mlflow"],
             },
+            {
+                "integration-name": "Snowflake Model Registry",
+                "python-modules": ["airflow_registry_provider.hooks.snowflake"],
+            },
         ],
         "connection-types": [
             {

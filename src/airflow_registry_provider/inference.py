@@ -46,7 +46,9 @@ def stream_predict(
         raise InvalidInputError("batch_size", f"must be positive, got {batch_size}")
     if not os.path.isfile(source):
         raise InvalidInputError(source_field, f"file {source!r} does not exist")
-    parquet = pq.ParquetFile(source)
+    # pyarrow's default pre_buffer reads every requested row group's column chunks before
+    # the first batch (the whole file); without it memory is one row group plus one batch.
+    parquet = pq.ParquetFile(source, pre_buffer=False)
     names = parquet.schema_arrow.names
     features = list(feature_columns) if feature_columns else names
     missing = [c for c in features if c not in names]

@@ -137,3 +137,16 @@ def test_version_url_only_for_servers(monkeypatch: pytest.MonkeyPatch, mlflow_re
     assert MlflowRegistryHook("mlflow_srv").version_url("my model", "3") == (
         "http://mlflow.local:5000/#/models/my%20model/versions/3"
     )
+
+
+def test_register_ignores_an_experiment_set_by_user_code(mlflow_registry: str, tmp_path: Path) -> None:
+    import mlflow
+
+    mlflow.set_tracking_uri(mlflow_registry)
+    mlflow.set_experiment("someone_elses_experiment")
+    try:
+        version, created = MlflowRegistryHook().register_version("m", _package(make_model_files(tmp_path), "1.0.0"))
+    finally:
+        mlflow.set_tracking_uri(None)
+    assert created
+    assert version.version == "1"

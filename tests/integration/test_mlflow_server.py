@@ -287,12 +287,6 @@ def test_pagination_past_one_page_over_rest(server_conn: str, tmp_path: Path, mo
     assert hook.next_version_name("it_paged") == "1.0.5"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hook bug: a models:/<name>/<version> source is registered with its logged model's artifact "
-    "location as source but only the run_id, which a tracking server rejects; it must register the "
-    "version's own source (models:/m-...) with that model_id (sqlite registries do not check)",
-)
 def test_register_from_a_registered_version_over_rest(server_conn: str, tmp_path: Path) -> None:
     _log_operator(make_model_files(tmp_path), "it_copy").execute(task_context("log_model"))
     version, created = MlflowRegistryHook().register_version("it_copy", _source_package("2.0.0", "models:/it_copy/1"))

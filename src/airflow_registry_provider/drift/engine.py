@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -146,8 +146,11 @@ def check_drift(
             f"must be one of {', '.join(P_VALUE_CORRECTIONS)}, got {p_value_correction!r}",
         )
 
-    ref_table: TableInput | None = None
+    cur_table = TableInput(current, "current")
+    compare: Callable[[str], _Compared]
     if isinstance(reference, ReferenceProfile):
+        profile = reference
+        kinds, families = _profile_columns(profile, columns, prediction_column)
         if categorical:
             raise InvalidInputError(
                 "categorical",
@@ -155,19 +158,34 @@ def check_drift(
             )
         if expected_model is not None:
             reference.check_model(expected_model)
-        kinds = dict(reference.schema)
-        families = dict(reference.types)
-        if columns is not None:
-            _require_known(columns, kinds, "columns")
-            kinds = {name: kinds[name] for name in _with(columns, prediction_column)}
+        ref_info: dict[str, Stat] = {
+            "source": "profile",
+            "model_name": reference.model_name,
+            "model_version": reference.model_version,
+            "rows": reference.n_rows,
+            "n_quantiles": reference.n_quantiles,
+        }
+
+        def compare(name: str) -> _Compared:
+            return _compare_column(name, profile.columns[name], None, 0, cur_table)
+
     else:
+        if expected_model is not None:
+            raise InvalidInputError(
+                "expected_model",
+                "raw reference data names no model; pass a ReferenceProfile",
+            )
         ref_table = TableInput(reference, "reference")
         selected = None if columns is None else _with(columns, prediction_column)
         kinds, families = resolve_kinds(ref_table, selected, categorical)
         if ref_table.num_rows == 0:
             raise InvalidInputError("reference", "the reference data has no rows")
+        ref_info = {"source": "data", "rows": ref_table.num_rows}
 
-    cur_table = TableInput(current, "current")
+        def compare(name: str) -> _Compared:
+            ref = profile_column(ref_table, name, kinds[name], DEFAULT_QUANTILES, DEFAULT_BINS)
+            return _compare_column(name, ref.profile, ref.sorted_values, ref.infinite, cur_table)
+
     _check_schema(cur_table, kinds, families, strict=columns is None)
     if cur_table.num_rows == 0:
         raise InvalidInputError("current", "the current batch has no rows")
@@ -179,22 +197,8 @@ def check_drift(
     chosen = _choose_methods(kinds, methods or {})
     limits = _choose_thresholds(chosen, thresholds or {})
 
-    def compare(name: str) -> _Compared:
-        if isinstance(reference, ReferenceProfile):
-            return _compare_column(name, reference.columns[name], None, 0, cur_table)
-        assert ref_table is not None
-        ref = profile_column(ref_table, name, kinds[name], DEFAULT_QUANTILES, DEFAULT_BINS)
-        return _compare_column(name, ref.profile, ref.sorted_values, ref.infinite, cur_table)
-
     compared = dict(zip(kinds, parallel_map(compare, kinds), strict=True))
-    for side in ("reference", "current"):
-        infinite = [n for n, c in compared.items() if getattr(c, f"infinite_{side}")]
-        if infinite:
-            raise InvalidInputError(
-                side,
-                "infinite values in numeric columns (NaN counts as missing, inf does not): " + ", ".join(infinite),
-            )
-
+    _refuse_infinities(compared)
     results = _decide({name: compared[name] for name in features}, chosen, limits, p_value_correction)
     prediction = None
     if prediction_column is not None:
@@ -202,17 +206,6 @@ def check_drift(
             prediction_column
         ]
 
-    if isinstance(reference, ReferenceProfile):
-        ref_info: dict[str, Stat] = {
-            "source": "profile",
-            "model_name": reference.model_name,
-            "model_version": reference.model_version,
-            "rows": reference.n_rows,
-            "n_quantiles": reference.n_quantiles,
-        }
-    else:
-        assert ref_table is not None
-        ref_info = {"source": "data", "rows": ref_table.num_rows}
     return DriftReport(
         columns=results,
         drift_share_threshold=drift_share,
@@ -223,6 +216,31 @@ def check_drift(
         current_rows=cur_table.num_rows,
         p_value_correction=p_value_correction,
     )
+
+
+def _profile_columns(
+    profile: ReferenceProfile, columns: Sequence[str] | None, prediction: str | None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """``(kinds, type families)`` of the profiled columns selected for the check."""
+    kinds = dict(profile.schema)
+    if columns is not None:
+        _require_known(columns, kinds, "columns")
+        kinds = {name: kinds[name] for name in _with(columns, prediction)}
+    return kinds, {name: profile.types[name] for name in kinds}
+
+
+def _refuse_infinities(compared: Mapping[str, _Compared]) -> None:
+    for side in ("reference", "current"):
+        infinite = [
+            name
+            for name, col in compared.items()
+            if (col.infinite_reference if side == "reference" else col.infinite_current)
+        ]
+        if infinite:
+            raise InvalidInputError(
+                side,
+                "infinite values in numeric columns (NaN counts as missing, inf does not): " + ", ".join(infinite),
+            )
 
 
 def _with(columns: Sequence[str], extra: str | None) -> list[str]:
@@ -352,7 +370,7 @@ def _compare_numeric(
         cdf = ref.cdf()
         distances = cdf.distances(cur)
         ks_bound = cdf.max_error
-        wasserstein_bound = (ref.quantiles[-1] - ref.quantiles[0]) * cdf.max_error
+        wasserstein_bound = cdf.wasserstein_error
     std = ref.std or 0.0
     constant = ref.quantiles[0] == ref.quantiles[-1] or cur[0] == cur[-1]
     stats.update(

@@ -32,6 +32,8 @@ from airflow_registry_provider.drift.stats import (
     FloatArray,
     QuantileCdf,
     bin_counts,
+    sketch_grid,
+    tail_levels,
     type1_quantiles,
 )
 from airflow_registry_provider.exceptions import InvalidInputError
@@ -53,13 +55,21 @@ MAX_CATEGORIES = 1000
 
 @dataclass(frozen=True)
 class NumericProfile:
-    """Summary of one numeric reference column (missing = null or NaN)."""
+    """Summary of one numeric reference column (missing = null or NaN).
+
+    ``quantiles`` are the type-1 quantiles at ``k / (n_quantiles - 1)`` (the first is
+    the minimum, the last the maximum); ``lower_tail`` and ``upper_tail`` those at
+    ``2**-j / (n_quantiles - 1)`` and ``1 - 2**-j / (n_quantiles - 1)``, j = 1, 2, ...,
+    both stored in ascending order (see :func:`~.stats.tail_levels`).
+    """
 
     count: int
     missing: int
     mean: float | None
     std: float | None
     quantiles: tuple[float, ...]
+    lower_tail: tuple[float, ...]
+    upper_tail: tuple[float, ...]
     bin_edges: tuple[float, ...]
     bin_counts: tuple[int, ...]
     kind: Literal["numeric"] = NUMERIC
@@ -68,21 +78,34 @@ class NumericProfile:
     def from_sorted(cls, values: FloatArray, missing: int, n_quantiles: int, n_bins: int) -> NumericProfile:
         """Profile of sorted finite ``values``."""
         if values.size == 0:
-            return cls(0, missing, None, None, (), (), ())
-        edges = np.unique(type1_quantiles(values, n_bins + 1)[1:-1])
+            return cls(0, missing, None, None, (), (), (), (), ())
+        n_tail = tail_levels(values.size, n_quantiles)
+        sketch = type1_quantiles(values, *sketch_grid(n_quantiles, n_tail)).tolist()
+        inner = n_tail + n_quantiles - 1  # index of the maximum in the sketch
+        edges = np.unique(type1_quantiles(values, np.arange(1, n_bins), n_bins))
         return cls(
             count=int(values.size),
             missing=missing,
             mean=float(values.mean()),
             std=float(values.std()),
-            quantiles=tuple(type1_quantiles(values, n_quantiles).tolist()),
+            quantiles=(sketch[0], *sketch[n_tail + 1 : inner], sketch[-1]),
+            lower_tail=tuple(sketch[1 : n_tail + 1]),
+            upper_tail=tuple(sketch[inner : inner + n_tail]),
             bin_edges=tuple(edges.tolist()),
             bin_counts=tuple(bin_counts(values, edges).tolist()),
         )
 
     def cdf(self) -> QuantileCdf:
         """The reference CDF rebuilt from the stored quantiles."""
-        return QuantileCdf.from_quantiles(self.quantiles)
+        numerators, denominators = sketch_grid(len(self.quantiles), len(self.lower_tail))
+        values = (
+            self.quantiles[0],
+            *self.lower_tail,
+            *self.quantiles[1:-1],
+            *self.upper_tail,
+            self.quantiles[-1],
+        )
+        return QuantileCdf.from_quantiles(values, numerators / denominators)
 
 
 @dataclass(frozen=True)
@@ -142,6 +165,8 @@ class ReferenceProfile:
                     "mean": column.mean,
                     "std": column.std,
                     "quantiles": list(column.quantiles),
+                    "lower_tail": list(column.lower_tail),
+                    "upper_tail": list(column.upper_tail),
                     "bin_edges": list(column.bin_edges),
                     "bin_counts": list(column.bin_counts),
                 }
@@ -186,6 +211,8 @@ class ReferenceProfile:
                         mean=col["mean"],
                         std=col["std"],
                         quantiles=tuple(float(v) for v in col["quantiles"]),
+                        lower_tail=tuple(float(v) for v in col["lower_tail"]),
+                        upper_tail=tuple(float(v) for v in col["upper_tail"]),
                         bin_edges=tuple(float(v) for v in col["bin_edges"]),
                         bin_counts=tuple(int(v) for v in col["bin_counts"]),
                     )

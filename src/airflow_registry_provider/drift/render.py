@@ -16,7 +16,7 @@ from airflow_registry_provider.drift.report import DriftReport
 
 REFERENCE_COLOR = "#4c78a8"
 CURRENT_COLOR = "#f58518"
-WIDTH = 560
+WIDTH = 720
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe
@@ -89,9 +89,11 @@ def _summary(data: Mapping[str, Any]) -> str:
     )
     drifted = data["drifted_columns"]
     lines = [
-        f"{len(drifted)} of {data['n_evaluated']} evaluated columns drifted "
-        f"(share {_num(data['drift_share'])}, "
-        f"threshold {_num(data['drift_share_threshold'])})",
+        (
+            f"{len(drifted)} of {data['n_evaluated']} evaluated columns drifted "
+            f"(share {_num(data['drift_share'])}, "
+            f"threshold {_num(data['drift_share_threshold'])})"
+        ),
         "Drifted: " + (", ".join(_e(c) for c in drifted) if drifted else "none"),
     ]
     if data.get("critical_columns"):
@@ -103,7 +105,9 @@ def _summary(data: Mapping[str, Any]) -> str:
     source = "stored profile" if ref.get("source") == "profile" else "raw reference data"
     model = ""
     if ref.get("model_name") is not None:
-        model = f", model {_e(ref['model_name'])} version {_e(ref.get('model_version'))}"
+        model = f", model {_e(ref['model_name'])}"
+        if ref.get("model_version") is not None:
+            model += f" version {_e(ref['model_version'])}"
     lines.append(
         f"Reference: {_num(ref.get('rows'))} rows ({source}{model}); "
         f"current batch: {_num(data.get('current_rows'))} rows; "
@@ -162,8 +166,8 @@ def _shares(counts: Sequence[int]) -> list[float]:
 
 
 def _numeric_chart(hist: Mapping[str, Any]) -> str:
-    """Densities over the quantile bins; the two open-ended outer bins are drawn as wide
-    as their inner neighbours."""
+    """Densities over the quantile bins; the two open-ended outer bins (dashed) are
+    drawn as wide as their inner neighbours."""
     edges = [e for e in hist["edges"] if e is not None]
     ref, cur = hist["reference"], hist["current"]
     if not edges or not ref:
@@ -189,10 +193,11 @@ def _numeric_chart(hist: Mapping[str, Any]) -> str:
         for i, (share, width) in enumerate(zip(shares, widths, strict=True)):
             bar_h = share / width / top * plot_h
             left, right = x(bounds[i]), x(bounds[i + 1])
+            dashed = ' stroke-dasharray="3 2"' if i in (0, len(widths) - 1) else ""
             shapes.append(
                 f'<rect x="{left:.1f}" y="{pad + plot_h - bar_h:.1f}" '
                 f'width="{max(right - left, 0.5):.1f}" height="{bar_h:.1f}" '
-                f'fill="{color}" fill-opacity="0.45" stroke="{color}">'
+                f'fill="{color}" fill-opacity="0.45" stroke="{color}"{dashed}>'
                 f"<title>{_e(_bin_label(i, edges))}: {share:.2%}</title></rect>"
             )
     ticks = [edges[0], edges[len(edges) // 2], edges[-1]] if len(edges) > 2 else edges
@@ -225,7 +230,7 @@ def _category_chart(hist: Mapping[str, Any]) -> str:
     ref_s, cur_s = _shares(ref), _shares(cur)
     top = max(ref_s + cur_s) or 1.0
     row, label_w = 24, 170
-    bar_w = WIDTH - label_w - 60
+    bar_w = WIDTH - label_w - 110  # room for the share labels
     parts = []
     for i, label in enumerate(labels):
         y = 6 + i * row

@@ -45,8 +45,8 @@ def sort_finite(values: npt.ArrayLike) -> tuple[FloatArray, int, int]:
     return arr[lo:hi], n_nan, lo + (n_valid - hi)
 
 
-def type1_quantiles(sorted_values: FloatArray, n_quantiles: int) -> FloatArray:
-    """Order statistics at probabilities ``k / (n_quantiles - 1)``, ``k < n_quantiles``.
+def type1_quantiles(sorted_values: FloatArray, numerators: IntArray, denominator: IntArray | int) -> FloatArray:
+    """Order statistics at probabilities ``numerators / denominator``.
 
     This is the inverted-CDF (Hyndman-Fan type 1) quantile, ``np.quantile(...,
     method="inverted_cdf")``. It is computed by index here because the input is already
@@ -55,9 +55,35 @@ def type1_quantiles(sorted_values: FloatArray, n_quantiles: int) -> FloatArray:
     value is a data point ``Q(p)`` with ``F(Q(p)) >= p`` and ``P(X < Q(p)) <= p``.
     """
     n = sorted_values.size
-    k = np.arange(n_quantiles, dtype=np.int64)
-    idx = (k * n + (n_quantiles - 2)) // (n_quantiles - 1) - 1  # ceil(k*n/(K-1)) - 1
+    idx = (numerators * n + denominator - 1) // denominator - 1  # ceil(p * n) - 1
     return sorted_values[np.clip(idx, 0, n - 1)]
+
+
+def tail_levels(n: int, n_quantiles: int) -> int:
+    """How many tail levels a sketch of ``n`` values gets on each side.
+
+    The sketch's uniform grid ``k / (K - 1)`` leaves the outer cells, where heavy
+    tails stretch far, with a Wasserstein error of up to ``width / (K - 1)``; each
+    tail therefore also gets the levels ``2**-j / (K - 1)``, j = 1, 2, ... while a
+    level still holds a data point (``n * p >= 1``).
+    """
+    levels = 0
+    while (n_quantiles - 1) << (levels + 1) <= n:
+        levels += 1
+    return levels
+
+
+def sketch_grid(n_quantiles: int, n_tail: int) -> tuple[IntArray, IntArray]:
+    """``(numerators, denominators)`` of the sketch's probabilities, ascending.
+
+    ``0``, the lower tail levels, ``k / (K - 1)`` for ``0 < k < K - 1``, the upper
+    tail levels, ``1``: the order the profile stores its values in.
+    """
+    d = n_quantiles - 1
+    tails = d << np.arange(n_tail, 0, -1, dtype=np.int64)  # d * 2**j, j = n_tail..1
+    numerators = np.concatenate(([0], np.ones(n_tail, np.int64), np.arange(1, d), tails[::-1] - 1, [1]))
+    denominators = np.concatenate(([1], tails, np.full(d - 1, d), tails[::-1], [1]))
+    return numerators.astype(np.int64), denominators.astype(np.int64)
 
 
 def bin_counts(sorted_values: FloatArray, inner_edges: FloatArray) -> IntArray:
@@ -104,8 +130,8 @@ def ks_pvalue(statistic: float, n_ref: int, n_cur: int) -> float:
     the effective size ``n*m/(n+m)``. Used for every size so a check against a stored
     profile (which has no raw reference) and one against raw data give the same p-value.
     """
-    en = n_ref * n_cur / (n_ref + n_cur)
-    return float(np.clip(sps.kstwo.sf(statistic, np.round(en)), 0.0, 1.0))
+    en = max(np.round(n_ref * n_cur / (n_ref + n_cur)), 1.0)  # 1 vs 1 sample rounds to 0
+    return float(np.clip(sps.kstwo.sf(statistic, en), 0.0, 1.0))
 
 
 def adjust_pvalues(pvalues: npt.ArrayLike, method: str) -> FloatArray:
@@ -162,38 +188,56 @@ def ecdf_distances(ref: FloatArray, cur: FloatArray) -> EcdfDistances:
 
 @dataclass(frozen=True)
 class QuantileCdf:
-    """A reference CDF rebuilt from type-1 quantiles at ``p_k = k / (K - 1)``.
+    """A reference CDF rebuilt from type-1 quantiles at known probabilities.
 
     Between distinct stored values the CDF is linear; a value stored several times is an
     atom of the data (e.g. an integer column) and the CDF jumps there from the lowest to
-    the highest of its probabilities. The true reference CDF lies within ``1 / (K - 1)``
-    of this one everywhere (see :func:`type1_quantiles`).
+    the highest of its probabilities. Where consecutive stored points are ``(q_a, p_a)``
+    and ``(q_b, p_b)``, both this CDF and the true one lie in ``[p_a, p_b]`` on
+    ``[q_a, q_b)`` (see :func:`type1_quantiles`). Hence the two differ by at most
+    ``max_error`` (the largest probability step) everywhere, so KS statistics by at most
+    that much, and Wasserstein distances by at most ``wasserstein_error``, the sum of
+    ``(q_b - q_a) * (p_b - p_a)``.
 
     ``knots`` are the distinct stored values; on the segment ``[knots[j-1], knots[j])``
-    the CDF is ``start[j] + slope[j] * (x - origin[j])``; segment 0 is left of the
-    minimum (CDF 0) and segment ``len(knots)`` right of the maximum (CDF 1).
+    the CDF is ``start[j] + rise[j] * (x - origin[j]) / width[j]`` (a fraction of the
+    width, not a slope, which overflows on subnormal gaps); segment 0 is left of the
+    minimum (CDF 0) and segment ``len(knots)`` right of the maximum (CDF 1), both of
+    infinite width.
     """
 
     knots: FloatArray
     origin: FloatArray
     start: FloatArray
-    slope: FloatArray
+    rise: FloatArray
+    width: FloatArray
     max_error: float
+    wasserstein_error: float
 
     @classmethod
-    def from_quantiles(cls, quantiles: npt.ArrayLike) -> QuantileCdf:
-        """Build the CDF from the stored quantiles (non-decreasing, at least two)."""
-        q = np.asarray(quantiles, dtype=np.float64)
-        p = np.linspace(0.0, 1.0, q.size)
+    def from_quantiles(cls, values: npt.ArrayLike, levels: npt.ArrayLike) -> QuantileCdf:
+        """Build the CDF from quantile ``values`` at ascending probabilities ``levels``,
+        the first 0 (the minimum) and the last 1 (the maximum)."""
+        q = np.asarray(values, dtype=np.float64)
+        p = np.asarray(levels, dtype=np.float64)
         knots, first = np.unique(q, return_index=True)
         last = np.append(first[1:], q.size) - 1
         low, high = p[first], p[last]  # CDF just left of and at each knot
-        low[0] = 0.0  # nothing lies below the minimum
         origin = np.concatenate(([knots[0]], knots))
         start = np.concatenate(([0.0], high))
-        slope = np.zeros(knots.size + 1)
-        slope[1:-1] = (low[1:] - high[:-1]) / np.diff(knots)
-        return cls(knots, origin, start, slope, max_error=1.0 / (q.size - 1))
+        rise = np.zeros(knots.size + 1)
+        rise[1:-1] = low[1:] - high[:-1]
+        width = np.full(knots.size + 1, np.inf)
+        width[1:-1] = np.diff(knots)
+        return cls(
+            knots,
+            origin,
+            start,
+            rise,
+            width,
+            max_error=float(np.diff(p).max()),
+            wasserstein_error=float(np.diff(q) @ np.diff(p)),
+        )
 
     def distances(self, cur: FloatArray) -> EcdfDistances:
         """KS statistic and Wasserstein-1 distance between this CDF and the empirical
@@ -216,10 +260,11 @@ class QuantileCdf:
             hi = min(lo + BLOCK, x.size - 1)
             seg = knots_le[lo:hi]
             f_cur = (np.arange(lo + 1, hi + 1) - seg) / m
-            start, slope, origin = self.start[seg], self.slope[seg], self.origin[seg]
+            start, rise, origin = self.start[seg], self.rise[seg], self.origin[seg]
+            span = self.width[seg]
             x0, x1 = x[lo:hi], x[lo + 1 : hi + 1]
-            a = start + slope * (x0 - origin) - f_cur
-            b = start + slope * (x1 - origin) - f_cur
+            a = start + rise * ((x0 - origin) / span) - f_cur
+            b = start + rise * ((x1 - origin) / span) - f_cur
             width = x1 - x0
             gap = np.maximum(np.abs(a), np.abs(b))
             ks = max(ks, float(np.max(gap, where=width > 0, initial=0.0)))

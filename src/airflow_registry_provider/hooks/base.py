@@ -315,9 +315,13 @@ class RegistryHook(BaseHook, abc.ABC):
 
 def get_registry_hook(registry_conn_id: str, **kwargs: Any) -> RegistryHook:
     """The registry hook for a connection, chosen by its connection type."""
+    from airflow.exceptions import AirflowNotFoundException
     from airflow.sdk.module_loading import import_string
 
-    conn_type = BaseHook.get_connection(registry_conn_id).conn_type or ""
+    try:
+        conn_type = BaseHook.get_connection(registry_conn_id).conn_type or ""
+    except AirflowNotFoundException:
+        raise InvalidInputError("registry_conn_id", f"connection {registry_conn_id!r} is not defined") from None
     try:
         hook_path = _HOOKS_BY_CONN_TYPE[conn_type]
     except KeyError:

@@ -158,12 +158,16 @@ class MlflowRegistryHook(RegistryHook):
         # also writes MLFLOW_TRACKING_URI/MLFLOW_REGISTRY_URI, so both the module globals
         # (read raw: the public getters return resolved defaults, which would then stick)
         # and the variables are restored afterwards.
+        from mlflow.tracking import fluent
         from mlflow.tracking._model_registry import utils as registry_utils
         from mlflow.tracking._tracking_service import utils as tracking_utils
 
         env["MLFLOW_TRACKING_URI"] = settings["tracking_uri"]
         env["MLFLOW_REGISTRY_URI"] = settings["registry_uri"]
-        previous = (tracking_utils._tracking_uri, registry_utils._registry_uri)
+        previous = (tracking_utils._tracking_uri, registry_utils._registry_uri, fluent._active_experiment_id)
+        # An experiment set by user code in the same process (all tasks share one under
+        # `airflow dags test`) would make start_run(run_id=...) refuse our experiment's run.
+        fluent._active_experiment_id = None
         with _scoped_environ(env):
             mlflow.set_tracking_uri(settings["tracking_uri"])
             mlflow.set_registry_uri(settings["registry_uri"])
@@ -175,7 +179,7 @@ class MlflowRegistryHook(RegistryHook):
                     raise
                 raise unavailable from err
             finally:
-                tracking_utils._tracking_uri, registry_utils._registry_uri = previous
+                tracking_utils._tracking_uri, registry_utils._registry_uri, fluent._active_experiment_id = previous
 
     def _unavailable(self, err: Exception) -> RegistryUnavailableError | None:
         text = str(err)
@@ -352,7 +356,12 @@ class MlflowRegistryHook(RegistryHook):
                 run_id = source.removeprefix("runs:/").split("/", 1)[0]
             elif source is not None and source.startswith("models:/"):
                 ref = client.get_model_version(*source.removeprefix("models:/").split("/", 1))
-                run_id, source = ref.run_id, client.get_model_version_download_uri(ref.name, ref.version)
+                run_id, source = ref.run_id, str(ref.source)
+                # MLflow 3 versions point at a logged model (source models:/m-…); a server accepts
+                # that source only with the same model_id, which REST responses may leave out.
+                model_id = getattr(ref, "model_id", None) or (
+                    source.removeprefix("models:/") if source.startswith("models:/m-") else None
+                )
             else:
                 run = client.create_run(
                     experiment_id,

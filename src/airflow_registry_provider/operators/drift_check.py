@@ -121,7 +121,7 @@ class DriftCheckOperator(BaseRegistryOperator):
         at = datetime.now(UTC)
         report_dir = self.report_dir or tempfile.mkdtemp(prefix="drift-")
         os.makedirs(report_dir, exist_ok=True)
-        stem = f"drift_{at.strftime('%Y%m%dT%H%M%SZ')}"
+        stem = f"drift_{at.strftime('%Y%m%dT%H%M%S%fZ')}"
         json_path, html_path = os.path.join(report_dir, f"{stem}.json"), os.path.join(report_dir, f"{stem}.html")
         with open(json_path, "w") as fh:
             json.dump(full, fh, indent=2)
@@ -195,7 +195,7 @@ class DriftCheckOperator(BaseRegistryOperator):
         summary: dict[str, Any],
     ) -> None:
         hook = self.hook
-        folder = f"drift/{at.strftime('%Y%m%dT%H%M%SZ')}"
+        folder = f"drift/{at.strftime('%Y%m%dT%H%M%S%fZ')}"
         hook.upload_artifact(version.model_name, version.version, json_path, f"{folder}/report.json")
         hook.upload_artifact(version.model_name, version.version, html_path, f"{folder}/report.html")
         self.registry_report_url = hook.artifact_url(version.model_name, version.version, f"{folder}/report.html")
