@@ -1,4 +1,5 @@
-"""Customer churn model lifecycle: train -> register -> gate -> promote -> batch inference.
+"""Customer churn model lifecycle: train -> register -> gate -> promote -> batch inference,
+and a model card for every registered version.
 
 Runs when ``drift_monitoring`` reports drift for the model, or by hand. Runs on a laptop
 with no server: by default the ``mlflow_default`` connection points at a sqlite MLflow
@@ -23,6 +24,7 @@ from airflow_registry_provider.assets import drift_asset
 from airflow_registry_provider.operators import (
     BatchInferenceOperator,
     LogModelOperator,
+    ModelCardOperator,
     PromoteVersionOperator,
     ValidateMetricsOperator,
 )
@@ -114,7 +116,20 @@ def churn_model_lifecycle() -> None:
         # Score with whichever version is champion, also when this run's candidate was rejected.
         trigger_rule="none_failed",
     )
+    model_card = ModelCardOperator(
+        task_id="model_card",
+        registry_conn_id="{{ params.registry_conn_id }}",
+        model_version=log_model.output,
+        limitations=[
+            "Trained on a synthetic customer sample: not for real retention decisions.",
+            "Six behavioural features only; no seasonality or pricing changes.",
+        ],
+        # One card per registered version, after the gate and promotion (which it reports),
+        # also when the gate rejected the candidate.
+        trigger_rule="none_failed",
+    )
     validate >> promote >> score
+    promote >> model_card
 
 
 churn_model_lifecycle()

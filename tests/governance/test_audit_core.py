@@ -57,6 +57,7 @@ def test_an_oversized_record_is_stored_without_its_values() -> None:
     text = audit.append_capped(None, [big], max_records=10, max_chars=1000)
     assert len(text) < 1000
     assert audit.parse_log(text)[0].after == "<truncated>"
+    assert audit.append_capped(None, [big], max_records=10, max_chars=100) == "[]"
 
 
 def test_parse_log_skips_garbage() -> None:

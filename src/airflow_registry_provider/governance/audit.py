@@ -147,7 +147,8 @@ def append_capped(existing: str | None, new: Sequence[AuditRecord], *, max_recor
     """The audit tag value after appending ``new``: newest records kept, oldest dropped to fit.
 
     A record too large to fit on its own keeps its identity and loses ``before``/``after``
-    (the SQL sink keeps them whole).
+    (the SQL sink keeps them whole); if even that does not fit (Snowflake model tags hold
+    256 characters) the log is empty and the SQL sink is the only record.
     """
     entries = [r.to_dict() for r in parse_log(existing)] + [r.to_dict() for r in new]
     entries = entries[-max_records:]
@@ -158,7 +159,7 @@ def append_capped(existing: str | None, new: Sequence[AuditRecord], *, max_recor
     if len(text) > max_chars:
         entries = [{**entries[0], "before": _TRUNCATED, "after": _TRUNCATED}]
         text = json.dumps(entries, sort_keys=True, default=str)
-    return text
+    return text if len(text) <= max_chars else "[]"
 
 
 # -- SQL table -------------------------------------------------------------------------

@@ -236,7 +236,6 @@ class AuditTrail:
         hook.insert_rows(self.table, [record.sql_row() for record, _ in pending], target_fields=sql_column_names())
 
     def _write_registry(self, pending: list[tuple[AuditRecord, Mapping[str, str] | None]]) -> None:
-        limit = self.hook.max_tag_value_length
         by_model: dict[str, list[AuditRecord]] = defaultdict(list)
         by_version: dict[tuple[str, str], list[AuditRecord]] = defaultdict(list)
         known_tags: dict[tuple[str, str], Mapping[str, str]] = {}
@@ -250,9 +249,13 @@ class AuditTrail:
         for (model, version), records in by_version.items():
             tags = known_tags.get((model, version))
             current = (tags if tags is not None else self.hook.get_version_tags(model, version)).get(tag_keys.AUDIT_LOG)
-            log = append_capped(current, records, max_records=VERSION_LOG_RECORDS, max_chars=limit)
+            log = append_capped(
+                current, records, max_records=VERSION_LOG_RECORDS, max_chars=self.hook.max_version_tag_length
+            )
             self.hook.set_version_tags(model, version, {tag_keys.AUDIT_LOG: log})
         for model, records in by_model.items():
             current = self.hook.get_model_tags(model).get(tag_keys.AUDIT_LOG)
-            log = append_capped(current, records, max_records=MODEL_LOG_RECORDS, max_chars=limit)
+            log = append_capped(
+                current, records, max_records=MODEL_LOG_RECORDS, max_chars=self.hook.max_model_tag_length
+            )
             self.hook.set_model_tags(model, {tag_keys.AUDIT_LOG: log})

@@ -81,8 +81,10 @@ class RegistryHook(BaseHook, abc.ABC):
     has_default_version: ClassVar[bool] = False
     #: What the registry's access control can express; None when the hook manages no grants.
     grant_capabilities: ClassVar[GrantCapabilities | None] = None
-    #: Longest tag value the registry stores (capped logs such as the audit log fit in it).
-    max_tag_value_length: ClassVar[int] = 5000
+    #: Longest tag value the registry stores on a model / a version (capped logs such as
+    #: the audit log are trimmed to fit).
+    max_model_tag_length: ClassVar[int] = 5000
+    max_version_tag_length: ClassVar[int] = 5000
 
     def __init__(self, registry_conn_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)

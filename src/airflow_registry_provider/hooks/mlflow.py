@@ -97,7 +97,8 @@ class MlflowRegistryHook(RegistryHook):
     hook_name = "MLflow Model Registry"
     backend: ClassVar[str] = "mlflow"
     # mlflow.utils.validation.MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH
-    max_tag_value_length: ClassVar[int] = 100_000
+    max_model_tag_length: ClassVar[int] = 100_000
+    max_version_tag_length: ClassVar[int] = 100_000
     grant_capabilities: ClassVar[GrantCapabilities | None] = GrantCapabilities(
         privileges=frozenset(PRIVILEGES), users=True, single_owner=False, exclusive=True
     )

@@ -31,13 +31,15 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_registry_provider import tags as tag_keys
 from airflow_registry_provider.exceptions import InvalidInputError
+from airflow_registry_provider.governance import snowflake_sql
+from airflow_registry_provider.grants import Grant, GrantCapabilities
 from airflow_registry_provider.hooks.base import ModelPackage, Predictor, RegistryHook
 from airflow_registry_provider.model_version import ModelVersion
 from airflow_registry_provider.naming import (
@@ -172,6 +174,10 @@ class SnowflakeRegistryHook(RegistryHook):
     hook_name = "Snowflake Model Registry"
     backend: ClassVar[str] = "snowflake"
     has_default_version: ClassVar[bool] = True
+    grant_capabilities: ClassVar[GrantCapabilities | None] = snowflake_sql.CAPABILITIES
+    # Model tags are Snowflake object tags; version tags live in the version's metadata.
+    max_model_tag_length: ClassVar[int] = TAG_VALUE_LIMIT
+    max_version_tag_length: ClassVar[int] = 100_000
 
     def __init__(
         self,
@@ -883,6 +889,57 @@ class SnowflakeRegistryHook(RegistryHook):
             f"{base}/#/data/databases/{database}/schemas/{schema}/model/"
             f"{self.validate_model_name(model_name)}/version/{self._version_id(version)}"
         )
+
+    # -- grants ----------------------------------------------------------------------
+    # Statements come from governance/snowflake_sql.py: every identifier validated and
+    # quoted, and every statement built before the first one is sent.
+    def _collect(self, statement: str) -> list[dict[str, Any]]:
+        return [row.as_dict() for row in self.session.sql(statement).collect()]
+
+    def _grants_from(self, statement: str) -> list[Grant]:
+        grants, skipped = snowflake_sql.grants_from_rows(self._collect(statement))
+        for description in skipped:
+            self.log.info("Not managed by this provider (left as is): %s", description)
+        return grants
+
+    def _apply_statements(self, statements: Sequence[str], grant: Sequence[Grant]) -> None:
+        """Run GRANT/REVOKE statements once every granted role is known to exist."""
+        if not statements:
+            return
+        roles = {str(row["name"]) for row in self._collect("SHOW ROLES")}
+        missing = sorted({g.grantee for g in grant} - roles)
+        if missing:
+            raise InvalidInputError(
+                "grants", f"role(s) {', '.join(missing)} do not exist or are not visible to the connection's role"
+            )
+        for statement in statements:
+            self.log.info("%s", statement)
+            self.session.sql(statement).collect()
+
+    def list_grants(self, model_name: str) -> list[Grant]:
+        """``SHOW GRANTS ON MODEL``: privileges granted to account roles."""
+        settings, model_name = self._settings, self.validate_model_name(model_name)
+        return self._grants_from(snowflake_sql.show_grants_sql(settings["database"], settings["schema"], model_name))
+
+    def apply_grants(self, model_name: str, grant: Sequence[Grant], revoke: Sequence[Grant]) -> None:
+        settings, model_name = self._settings, self.validate_model_name(model_name)
+        target = snowflake_sql.model_target(settings["database"], settings["schema"], model_name)
+        self._apply_statements(snowflake_sql.grant_statements(target, grant, revoke), grant)
+
+    def list_future_grants(self) -> list[Grant]:
+        """``SHOW FUTURE GRANTS IN SCHEMA`` of the registry schema, for models."""
+        settings = self._settings
+        return self._grants_from(snowflake_sql.show_future_grants_sql(settings["database"], settings["schema"]))
+
+    def apply_future_grants(self, grant: Sequence[Grant], revoke: Sequence[Grant]) -> None:
+        """``GRANT <privilege> ON FUTURE MODELS IN SCHEMA`` of the registry schema."""
+        settings = self._settings
+        target = snowflake_sql.future_target(settings["database"], settings["schema"])
+        self._apply_statements(snowflake_sql.grant_statements(target, grant, revoke, future=True), grant)
+
+    def get_default_version(self, model_name: str) -> str | None:
+        listing = self._listing_if_exists(self.validate_model_name(model_name)) or {}
+        return next((name for name, row in listing.items() if str(row["is_default_version"]).lower() == "true"), None)
 
 
 def _with_metadata(row: Row, document: Mapping[str, Any]) -> Row:
