@@ -1,4 +1,4 @@
-"""GrantModelOperator on Snowflake: the real hook -> Snowpark -> session double, SQL recorded."""
+"""Grants and retention on Snowflake: the real hook -> Snowpark -> session double, SQL recorded."""
 
 from __future__ import annotations
 
@@ -132,3 +132,13 @@ def test_injections_send_no_sql(
     with pytest.raises(AirflowFailException):
         grant(**kwargs)
     assert double.statements() == []
+
+
+def test_retention_keeps_the_default_version(double: GrantingDouble) -> None:
+    from airflow_registry_provider.operators import RetentionOperator
+
+    op = RetentionOperator(task_id="retention", registry_conn_id="snowflake_default", model_name="churn", keep_latest=1)
+    plan = op.execute(task_context("retention"))
+    # V1_0_0 is older than the one version to keep, but it is the default version.
+    assert plan["kept"] == {"default version": 1, "latest 1": 1}
+    assert plan["archive"] == []
