@@ -77,4 +77,13 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": [],
+        "asset-uris": [
+            {
+                # Model-version Assets (mlflow://host/model/version, snowflake-ml://account/DB.SCH.M/V):
+                # the same namespace and name as the OpenLineage datasets operators report.
+                "schemes": ["mlflow", "snowflake-ml"],
+                "handler": None,
+                "to_openlineage_converter": "airflow_registry_provider.assets.model_version_to_openlineage",
+            }
+        ],
     }

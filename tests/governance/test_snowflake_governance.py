@@ -142,3 +142,12 @@ def test_retention_keeps_the_default_version(double: GrantingDouble) -> None:
     # V1_0_0 is older than the one version to keep, but it is the default version.
     assert plan["kept"] == {"default version": 1, "latest 1": 1}
     assert plan["archive"] == []
+
+
+def test_lineage_identity(double: GrantingDouble) -> None:
+    from airflow_registry_provider.hooks.snowflake import SnowflakeRegistryHook
+
+    assert SnowflakeRegistryHook().lineage_dataset("churn", "V1_0_0") == (
+        "snowflake-ml://acme-analytics",
+        "ML.REGISTRY.CHURN/V1_0_0",
+    )

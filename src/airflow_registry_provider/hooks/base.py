@@ -278,6 +278,11 @@ class RegistryHook(BaseHook, abc.ABC):
     def download_artifact(self, model_name: str, version: str, artifact_path: str, dst_dir: str) -> str:
         """Fetch a file stored with ``upload_artifact``; return the local path."""
 
+    # -- lineage ---------------------------------------------------------------------
+    def lineage_dataset(self, model_name: str, version: str) -> tuple[str, str]:
+        """The version's OpenLineage ``(namespace, name)``; its Asset URI is ``namespace/name``."""
+        raise UnsupportedOperationError(f"{self.backend} registry hook does not name lineage datasets")
+
     # -- UI --------------------------------------------------------------------------
     def version_url(self, model_name: str, version: str) -> str | None:
         """Link to the version in the registry's UI, when it has one."""

@@ -518,6 +518,12 @@ class MlflowRegistryHook(RegistryHook):
             run_id = self._run_id(client, model_name, version)
             return client.download_artifacts(run_id, artifact_path, dst_dir)
 
+    # -- lineage ---------------------------------------------------------------------
+    def lineage_dataset(self, model_name: str, version: str) -> tuple[str, str]:
+        """``mlflow://<host:port>`` (``mlflow://localhost`` for a local store), ``<model>/<version>``."""
+        netloc = urlparse(self.tracking_uri).netloc if self.is_server else "localhost"
+        return f"mlflow://{netloc}", f"{model_name}/{version}"
+
     # -- UI --------------------------------------------------------------------------
     def version_url(self, model_name: str, version: str) -> str | None:
         if not self.is_server:

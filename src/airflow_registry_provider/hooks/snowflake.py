@@ -871,6 +871,16 @@ class SnowflakeRegistryHook(RegistryHook):
             )
         return os.path.join(target, name)
 
+    # -- lineage ---------------------------------------------------------------------
+    def lineage_dataset(self, model_name: str, version: str) -> tuple[str, str]:
+        """``snowflake-ml://<account>``, ``<DB>.<SCHEMA>.<MODEL>/<VERSION>``.
+
+        Not ``snowflake://``: that scheme's Assets are tables (the Snowflake provider
+        normalizes them as ``database/schema/table``).
+        """
+        account = str(self._settings["account"]).lower() or "account"
+        return f"snowflake-ml://{account}", f"{self.location}.{self.validate_model_name(model_name)}/{version}"
+
     # -- UI --------------------------------------------------------------------------
     def version_url(self, model_name: str, version: str) -> str | None:
         """The Snowsight page of the version, when the account identifier says where it lives."""

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_registry_provider.exceptions import InvalidInputError, VersionConflictError
+from airflow_registry_provider.exceptions import InvalidInputError, UnsupportedOperationError, VersionConflictError
 from airflow_registry_provider.hooks.base import RegistryHook, get_registry_hook
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
     from airflow_registry_provider.hooks.audit import AuditTrail
@@ -40,6 +41,31 @@ class BaseRegistryOperator(BaseOperator):
     @cached_property
     def hook(self) -> RegistryHook:
         return get_registry_hook(self.registry_conn_id)
+
+    def report_lineage(self, inputs: Sequence[tuple[str, str]] = (), outputs: Sequence[tuple[str, str]] = ()) -> None:
+        """Datasets (``(namespace, name)``) this run read and wrote, for OpenLineage."""
+        self.lineage_datasets = (list(inputs), list(outputs))
+
+    def version_dataset(self, model_name: str, version: str) -> list[tuple[str, str]]:
+        """A version's lineage dataset, or none when the backend does not name one."""
+        try:
+            return [self.hook.lineage_dataset(model_name, version)]
+        except UnsupportedOperationError:
+            return []
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
+        """OpenLineage inputs/outputs of the finished run (called by the OpenLineage provider)."""
+        datasets = getattr(self, "lineage_datasets", None)
+        if datasets is None:
+            return None
+        from airflow.providers.common.compat.openlineage.facet import Dataset
+        from airflow.providers.openlineage.extractors import OperatorLineage
+
+        inputs, outputs = datasets
+        return OperatorLineage(
+            inputs=[Dataset(namespace=ns, name=name) for ns, name in inputs],
+            outputs=[Dataset(namespace=ns, name=name) for ns, name in outputs],
+        )
 
     def audit_trail(self, context: Context) -> AuditTrail:
         """Where this task records its registry changes (see ``hooks/audit.py``)."""

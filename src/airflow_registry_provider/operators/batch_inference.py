@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_registry_provider.exceptions import InvalidInputError
+from airflow_registry_provider.governance.lineage import file_dataset, is_location
 from airflow_registry_provider.links import RegistryVersionLink
 from airflow_registry_provider.model_version import parse_ref
 from airflow_registry_provider.operators.base import BaseRegistryOperator
@@ -90,6 +91,14 @@ class BatchInferenceOperator(BaseRegistryOperator):
                 prediction_column=self.prediction_column,
             )
         self.registry_version_url = self.hook.version_url(chosen.model_name, chosen.version)
+        # Paths and URIs are datasets; a Snowflake table or query is left to Snowflake's own lineage.
+        self.report_lineage(
+            inputs=[
+                *self.version_dataset(chosen.model_name, chosen.version),
+                *([file_dataset(self.input_path)] if is_location(self.input_path) else []),
+            ],
+            outputs=[file_dataset(self.output_path)] if is_location(self.output_path) else [],
+        )
         return {**summary, "model_version": chosen.ref(self.registry_conn_id)}
 
     def _version(self) -> Any:

@@ -66,6 +66,12 @@ class CompareVersionsOperator(BaseRegistryOperator):
             candidate_params=hook.get_version_params(candidate.model_name, candidate.version),
         )
         self.log.info("%s", render_text(diff))
+        self.report_lineage(
+            inputs=[
+                *self.version_dataset(base.model_name, base.version),
+                *self.version_dataset(candidate.model_name, candidate.version),
+            ]
+        )
         return diff
 
     def _resolve(self, value: str | Mapping[str, Any], field: str) -> ModelVersion:

@@ -7,8 +7,9 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from airflow_registry_provider import tags as tag_keys
-from airflow_registry_provider.assets import MODEL_EVENTS_ALIAS, model_asset
+from airflow_registry_provider.assets import MODEL_EVENTS_ALIAS, model_asset, model_version_asset
 from airflow_registry_provider.exceptions import InvalidInputError
+from airflow_registry_provider.governance.lineage import file_dataset
 from airflow_registry_provider.links import RegistryVersionLink
 from airflow_registry_provider.operators.base import BaseRegistryOperator, run_tags, to_json
 
@@ -125,7 +126,18 @@ class LogModelOperator(BaseRegistryOperator):
         context["outlet_events"][MODEL_EVENTS_ALIAS].add(
             model_asset(self.registry_conn_id, version.model_name), extra=cast("dict[str, Any]", ref)
         )
+        produced = self.version_dataset(version.model_name, version.version)
+        for namespace, name in produced:
+            context["outlet_events"][MODEL_EVENTS_ALIAS].add(
+                model_version_asset(namespace, name), extra=cast("dict[str, Any]", ref)
+            )
+        self.report_lineage(inputs=[file_dataset(p) for p in self._training_paths()], outputs=produced)
         return ref
+
+    def _training_paths(self) -> list[str]:
+        if not self.training_data:
+            return []
+        return [self.training_data] if isinstance(self.training_data, str) else list(self.training_data)
 
     def _profile(self) -> Any:
         """Profile the reference data before registering, so bad data registers nothing."""
@@ -185,8 +197,8 @@ class LogModelOperator(BaseRegistryOperator):
             if sample is not None:
                 check_columns(estimator, sample, "sample_input")
         lineage = run_tags(context)
-        if self.training_data:
-            paths = [self.training_data] if isinstance(self.training_data, str) else list(self.training_data)
+        paths = self._training_paths()
+        if paths:
             missing = [p for p in paths if not os.path.isfile(p)]
             if missing:
                 raise InvalidInputError("training_data", f"files not found: {missing}")

@@ -101,6 +101,7 @@ class ModelCardOperator(BaseRegistryOperator):
             reason="model card",
             version_tags=version.tags,
         )
+        self.report_lineage(inputs=self.version_dataset(model_name, version.version))
         self.registry_report_url = hook.artifact_url(model_name, version.version, f"{CARD_DIR}/model_card.html")
         self.log.info("Model card for %s version %s: %s", model_name, version.version, uris)
         return {**uris, "model_version": version.ref(self.registry_conn_id)}
