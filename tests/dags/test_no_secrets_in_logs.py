@@ -11,7 +11,7 @@ from pathlib import Path
 import pendulum
 import pytest
 
-from tests.governance.fixtures import ADMIN, mlflow_auth_server, pg_conn_id
+from tests.governance.fixtures import ADMIN, log_model_operator, mlflow_auth_server, pg_conn_id
 from tests.helpers import make_model_files
 
 __all__ = ["mlflow_auth_server", "pg_conn_id"]  # fixtures used here
@@ -34,7 +34,6 @@ def test_passwords_appear_nowhere(
     from airflow_registry_provider.operators import (
         AliasHistoryOperator,
         GrantModelOperator,
-        LogModelOperator,
         RetentionOperator,
     )
 
@@ -48,14 +47,7 @@ def test_passwords_appear_nowhere(
     common = {"registry_conn_id": "mlflow_secret", "audit_conn_id": "audit_secret"}
 
     with DAG("governance_secrets", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as dag:
-        log_model = LogModelOperator(
-            task_id="log_model",
-            model_name="secret_churn",
-            model=paths["model"],
-            version_name="1.0.0",
-            sample_input=paths["sample"],
-            **common,
-        )
+        log_model = log_model_operator(paths, model_name="secret_churn", **common)
         grants = GrantModelOperator(
             task_id="grant", model_name="secret_churn", grants={"GHOST_ROLE": "READ"}, **common
         )  # fails: the role does not exist, and the error is logged

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -27,9 +28,22 @@ from tests.integration.test_mlflow_server import (
     _stop,
 )
 
+if TYPE_CHECKING:
+    from airflow_registry_provider.operators import LogModelOperator
+
 ADMIN = ("admin", "Admin-" + secrets.token_hex(8))
 # The auth app also migrates its own database at start: allow more than a plain server.
 AUTH_SERVER_START_TIMEOUT = 180.0
+
+
+def log_model_operator(paths: dict[str, str], version_name: str = "1.0.0", **kwargs: Any) -> LogModelOperator:
+    """A LogModelOperator for the files of ``tests.helpers.make_model_files`` (model ``churn``)."""
+    from airflow_registry_provider.operators import LogModelOperator
+
+    kwargs.setdefault("model_name", "churn")
+    return LogModelOperator(
+        task_id="log_model", model=paths["model"], version_name=version_name, sample_input=paths["sample"], **kwargs
+    )
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException
 from mlflow import MlflowClient
 
-from airflow_registry_provider.operators import CompareVersionsOperator, LogModelOperator
+from airflow_registry_provider.operators import CompareVersionsOperator
+from tests.governance.fixtures import log_model_operator
 from tests.helpers import make_model_files, task_context
 
 
@@ -19,15 +20,7 @@ def two_versions(mlflow_registry: str, tmp_path: Path) -> tuple[dict, dict]:
         folder = tmp_path / str(seed)
         folder.mkdir()
         paths = make_model_files(folder, seed)
-        op = LogModelOperator(
-            task_id="log_model",
-            model_name="churn",
-            model=paths["model"],
-            version_name=f"1.0.{seed}",
-            sample_input=paths["sample"],
-            metrics={"accuracy": accuracy},
-            training_data=[paths["train"]],
-        )
+        op = log_model_operator(paths, f"1.0.{seed}", metrics={"accuracy": accuracy}, training_data=[paths["train"]])
         refs.append(op.execute(task_context("log_model")))
     MlflowClient(mlflow_registry, mlflow_registry).set_registered_model_alias("churn", "champion", "1")
     return refs[0], refs[1]

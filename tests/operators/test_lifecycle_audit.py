@@ -12,24 +12,17 @@ from airflow_registry_provider.hooks.audit import load_records
 from airflow_registry_provider.hooks.mlflow import MlflowRegistryHook
 from airflow_registry_provider.operators import (
     AliasHistoryOperator,
-    LogModelOperator,
     PromoteVersionOperator,
     ValidateMetricsOperator,
 )
+from tests.governance.fixtures import log_model_operator
 from tests.helpers import make_model_files, task_context
 
 
 def lifecycle(paths: dict[str, str], version_name: str, audit_conn_id: str | None, **promote: object) -> dict:
     common = {"audit_conn_id": audit_conn_id}
-    ref = LogModelOperator(
-        task_id="log_model",
-        model_name="churn",
-        model=paths["model"],
-        version_name=version_name,
-        sample_input=paths["sample"],
-        metrics={"accuracy": 0.9},
-        description="weekly retrain",
-        **common,
+    ref = log_model_operator(
+        paths, version_name, metrics={"accuracy": 0.9}, description="weekly retrain", **common
     ).execute(task_context("log_model"))
     ValidateMetricsOperator(task_id="validate", model_version=ref, thresholds={"accuracy": ">= 0.5"}, **common).execute(
         task_context("validate")
@@ -82,13 +75,7 @@ def test_every_change_is_audited_in_registry_and_postgres(
 
 def test_a_retry_that_reuses_the_version_records_nothing_new(mlflow_registry: str, tmp_path: Path) -> None:
     paths = make_model_files(tmp_path)
-    op = LogModelOperator(
-        task_id="log_model",
-        model_name="churn",
-        model=paths["model"],
-        version_name="1.0.0",
-        sample_input=paths["sample"],
-    )
+    op = log_model_operator(paths)
     op.execute(task_context("log_model"))
     op.execute(task_context("log_model"))
     assert [r.action for r in load_records(MlflowRegistryHook(), "churn")] == ["register"]

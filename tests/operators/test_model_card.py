@@ -11,22 +11,18 @@ from airflow_registry_provider import tags
 from airflow_registry_provider.governance.audit import parse_log
 from airflow_registry_provider.hooks.mlflow import MlflowRegistryHook
 from airflow_registry_provider.operators import (
-    LogModelOperator,
     ModelCardOperator,
     PromoteVersionOperator,
     ValidateMetricsOperator,
 )
+from tests.governance.fixtures import log_model_operator
 from tests.helpers import make_model_files, task_context
 
 
 def test_card_is_stored_with_the_version(mlflow_registry: str, tmp_path: Path) -> None:
     paths = make_model_files(tmp_path)
-    ref = LogModelOperator(
-        task_id="log_model",
-        model_name="churn",
-        model=paths["model"],
-        version_name="1.0.0",
-        sample_input=paths["sample"],
+    ref = log_model_operator(
+        paths,
         metrics={"accuracy": 0.91},
         training_data=[paths["train"]],
         description="Churn risk for the retention team",
