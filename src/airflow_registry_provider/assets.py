@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 #: Outlet alias through which registry operators emit model Assets at run time.
 MODEL_EVENTS_ALIAS = AssetAlias(name="airflow_registry_provider.model_events")
+#: Outlet alias for model-version Assets (one per registered version, see ``model_version_asset``).
+MODEL_VERSION_EVENTS_ALIAS = AssetAlias(name="airflow_registry_provider.model_version_events")
 SCHEME = "model-registry"
 
 

@@ -86,3 +86,21 @@ def test_a_failing_sink_fails_loudly_after_trying_the_others(registry_hook, make
     with pytest.raises(AuditError, match="sql"):
         trail.record("tag", model="churn", version=v1, after="x")
     assert parse_log(registry_hook.get_model_tags("churn")[tags.AUDIT_LOG])[0].after == "x"
+
+
+def test_a_tag_change_and_its_record_are_one_write(registry_hook, make_versions, monkeypatch) -> None:
+    from airflow_registry_provider.exceptions import InvalidInputError
+
+    (v1,) = make_versions("churn", 1)
+    writes: list[dict] = []
+    original = registry_hook.set_version_tags
+    monkeypatch.setattr(
+        registry_hook, "set_version_tags", lambda m, v, t: (writes.append(dict(t)), original(m, v, t))[1]
+    )
+    AuditTrail.from_context(context(), registry_hook).record(
+        "tag", model="churn", version=v1, after="passed", set_version_tags={"status": "passed"}
+    )
+    assert len(writes) == 1 and writes[0]["status"] == "passed" and tags.AUDIT_LOG in writes[0]
+    assert registry_hook.get_version_tags("churn", v1)["status"] == "passed"
+    with pytest.raises(InvalidInputError, match="version"):
+        AuditTrail.from_context(context(), registry_hook).record("tag", model="churn", set_version_tags={"a": "b"})

@@ -18,11 +18,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow_registry_provider import tags as tag_keys
-from airflow_registry_provider.exceptions import RegistryError
+from airflow_registry_provider.exceptions import InvalidInputError, RegistryError
 from airflow_registry_provider.governance.audit import (
     DEFAULT_TABLE,
     AuditRecord,
@@ -45,6 +46,13 @@ if TYPE_CHECKING:
 #: Records kept in a version's / a model's registry log (the SQL table keeps everything).
 VERSION_LOG_RECORDS = 50
 MODEL_LOG_RECORDS = 200
+
+
+@dataclass(frozen=True)
+class _Pending:
+    record: AuditRecord
+    known_tags: Mapping[str, str] | None  # the version's current tags, when the caller has them
+    set_tags: Mapping[str, str]  # the change itself, when it is a version-tag write
 
 
 class AuditError(RegistryError):
@@ -111,7 +119,7 @@ class AuditTrail:
         self.task_id = task_id
         self.sql_conn_id = sql_conn_id
         self.table = validate_table(table)
-        self._pending: list[tuple[AuditRecord, Mapping[str, str] | None]] = []
+        self._pending: list[_Pending] = []
         self._batching = False
         self._table_ready = False
 
@@ -147,12 +155,18 @@ class AuditTrail:
         reason: str | None = None,
         approver: str | None = None,
         version_tags: Mapping[str, str] | None = None,
+        set_version_tags: Mapping[str, str] | None = None,
     ) -> AuditRecord:
-        """Record one change that has just been made; written now unless inside :meth:`batch`.
+        """Record one change; written now unless inside :meth:`batch`.
 
         ``version_tags`` are the version's current tags when the caller already has them
-        (saves reading them back to extend the version's log).
+        (saves reading them back to extend the version's log). ``set_version_tags`` makes
+        the change itself when it is a version-tag write: the tags and the version's audit
+        log go in one write (on Snowflake, one metadata update), so neither exists alone.
+        Otherwise make the change first, then record it.
         """
+        if set_version_tags and version is None:
+            raise InvalidInputError("set_version_tags", "needs the version to set them on")
         record = AuditRecord(
             at=datetime.now(UTC),
             actor=self.actor,
@@ -168,7 +182,7 @@ class AuditTrail:
             run_id=self.run_id,
             task_id=self.task_id,
         )
-        self._pending.append((record, version_tags))
+        self._pending.append(_Pending(record, version_tags, dict(set_version_tags or {})))
         if not self._batching:
             self.flush()
         return record
@@ -204,7 +218,7 @@ class AuditTrail:
         pending, self._pending = self._pending, []
         if not pending:
             return
-        records = [record for record, _ in pending]
+        records = [p.record for p in pending]
         failures = []
         for sink in (self._write_sql, self._write_registry):
             try:
@@ -226,33 +240,36 @@ class AuditTrail:
             raise AuditError(f"{len(records)} audit record(s) not fully written: " + "; ".join(failures))
 
     # -- sinks -----------------------------------------------------------------------
-    def _write_sql(self, pending: list[tuple[AuditRecord, Mapping[str, str] | None]]) -> None:
+    def _write_sql(self, pending: list[_Pending]) -> None:
         if not self.sql_conn_id:
             return
         hook = sql_hook(self.sql_conn_id)
         if not self._table_ready:
             hook.run(create_table_sql(self.table))
             self._table_ready = True
-        hook.insert_rows(self.table, [record.sql_row() for record, _ in pending], target_fields=sql_column_names())
+        hook.insert_rows(self.table, [p.record.sql_row() for p in pending], target_fields=sql_column_names())
 
-    def _write_registry(self, pending: list[tuple[AuditRecord, Mapping[str, str] | None]]) -> None:
+    def _write_registry(self, pending: list[_Pending]) -> None:
         by_model: dict[str, list[AuditRecord]] = defaultdict(list)
         by_version: dict[tuple[str, str], list[AuditRecord]] = defaultdict(list)
         known_tags: dict[tuple[str, str], Mapping[str, str]] = {}
-        for record, version_tags in pending:
+        changes: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
+        for item in pending:
+            record = item.record
             by_model[record.model].append(record)
             if record.version is not None and record.action != "delete":
                 key = (record.model, record.version)
                 by_version[key].append(record)
-                if version_tags is not None:
-                    known_tags[key] = version_tags
+                changes[key].update(item.set_tags)
+                if item.known_tags is not None:
+                    known_tags[key] = item.known_tags
         for (model, version), records in by_version.items():
             tags = known_tags.get((model, version))
             current = (tags if tags is not None else self.hook.get_version_tags(model, version)).get(tag_keys.AUDIT_LOG)
             log = append_capped(
                 current, records, max_records=VERSION_LOG_RECORDS, max_chars=self.hook.max_version_tag_length
             )
-            self.hook.set_version_tags(model, version, {tag_keys.AUDIT_LOG: log})
+            self.hook.set_version_tags(model, version, {**changes[(model, version)], tag_keys.AUDIT_LOG: log})
         for model, records in by_model.items():
             current = self.hook.get_model_tags(model).get(tag_keys.AUDIT_LOG)
             log = append_capped(

@@ -7,7 +7,12 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from airflow_registry_provider import tags as tag_keys
-from airflow_registry_provider.assets import MODEL_EVENTS_ALIAS, model_asset, model_version_asset
+from airflow_registry_provider.assets import (
+    MODEL_EVENTS_ALIAS,
+    MODEL_VERSION_EVENTS_ALIAS,
+    model_asset,
+    model_version_asset,
+)
 from airflow_registry_provider.exceptions import InvalidInputError
 from airflow_registry_provider.governance.lineage import file_dataset
 from airflow_registry_provider.links import RegistryVersionLink
@@ -78,7 +83,7 @@ class LogModelOperator(BaseRegistryOperator):
         **kwargs: Any,
     ) -> None:
         outlets = list(kwargs.pop("outlets", None) or [])
-        super().__init__(outlets=[*outlets, MODEL_EVENTS_ALIAS], **kwargs)
+        super().__init__(outlets=[*outlets, MODEL_EVENTS_ALIAS, MODEL_VERSION_EVENTS_ALIAS], **kwargs)
         self.model_name = model_name
         self.model = model
         self.version_name = version_name
@@ -128,7 +133,7 @@ class LogModelOperator(BaseRegistryOperator):
         )
         produced = self.version_dataset(version.model_name, version.version)
         for namespace, name in produced:
-            context["outlet_events"][MODEL_EVENTS_ALIAS].add(
+            context["outlet_events"][MODEL_VERSION_EVENTS_ALIAS].add(
                 model_version_asset(namespace, name), extra=cast("dict[str, Any]", ref)
             )
         self.report_lineage(inputs=[file_dataset(p) for p in self._training_paths()], outputs=produced)

@@ -90,16 +90,15 @@ class ModelCardOperator(BaseRegistryOperator):
                 with open(path, "w", encoding="utf-8") as fh:
                     fh.write(text)
                 uris[kind] = hook.upload_artifact(model_name, version.version, path, f"{CARD_DIR}/{name}")
-        previous = version.tags.get(tag_keys.MODEL_CARD)
-        hook.set_version_tags(model_name, version.version, {tag_keys.MODEL_CARD: f"{CARD_DIR}/model_card.md"})
         self.audit_trail(context).record(
             "artifact",
             model=model_name,
             version=version.version,
-            before={tag_keys.MODEL_CARD: previous},
+            before={tag_keys.MODEL_CARD: version.tags.get(tag_keys.MODEL_CARD)},
             after=uris,
             reason="model card",
             version_tags=version.tags,
+            set_version_tags={tag_keys.MODEL_CARD: f"{CARD_DIR}/model_card.md"},
         )
         self.report_lineage(inputs=self.version_dataset(model_name, version.version))
         self.registry_report_url = hook.artifact_url(model_name, version.version, f"{CARD_DIR}/model_card.html")

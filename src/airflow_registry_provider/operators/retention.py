@@ -109,7 +109,6 @@ class RetentionOperator(BaseRegistryOperator):
         stamp = now.isoformat()
         with trail.batch():
             for version in plan.archive:
-                hook.set_version_tags(model_name, version.version, {tag_keys.ARCHIVED: stamp})
                 if version.stage:
                     hook.transition_stage(model_name, version.version, ARCHIVED_STAGE, archive_existing=False)
                 trail.record(
@@ -120,6 +119,7 @@ class RetentionOperator(BaseRegistryOperator):
                     after={"stage": ARCHIVED_STAGE if version.stage else None, tag_keys.ARCHIVED: stamp},
                     reason=self.reason,
                     version_tags=version.tags,
+                    set_version_tags={tag_keys.ARCHIVED: stamp},  # the archive tag and its record: one write
                 )
             for version in plan.delete:
                 hook.delete_version(model_name, version.version)
