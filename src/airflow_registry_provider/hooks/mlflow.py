@@ -260,19 +260,16 @@ class MlflowRegistryHook(RegistryHook):
         return self._to_version(found[0]) if found else None
 
     def iter_versions(self, model_name: str, *, page_size: int = 1000) -> Iterator[ModelVersion]:
-        from mlflow.exceptions import MlflowException
-
+        model_name = self.validate_model_name(model_name)  # it goes into search filters
         page_token: str | None = None
         with self._client() as client:
-            # search_model_versions leaves ``aliases`` empty; the model has them all in one call.
-            try:
-                model_aliases = client.get_registered_model(model_name).aliases
-            except MlflowException as err:
-                if err.error_code == "RESOURCE_DOES_NOT_EXIST":
-                    return
-                raise
+            # search_model_versions leaves ``aliases`` empty; the model has them all. Searching
+            # for it is several times cheaper than get_registered_model, which loads every version.
+            found = client.search_registered_models(f"name = '{model_name}'", max_results=1)
+            if not found:
+                return
             aliases: dict[str, list[str]] = {}
-            for alias, version in model_aliases.items():
+            for alias, version in found[0].aliases.items():
                 aliases.setdefault(str(version), []).append(alias)
             while True:
                 page = client.search_model_versions(
@@ -288,8 +285,12 @@ class MlflowRegistryHook(RegistryHook):
                     return
 
     def get_model_tags(self, model_name: str) -> dict[str, str]:
+        model_name = self.validate_model_name(model_name)  # it goes into a search filter
         with self._client() as client:
-            return dict(client.get_registered_model(model_name).tags)
+            # Cheaper than get_registered_model, which loads every version (see iter_versions).
+            found = client.search_registered_models(f"name = '{model_name}'", max_results=1)
+            model = found[0] if found else client.get_registered_model(model_name)  # raises "not found"
+            return dict(model.tags)
 
     def get_version_params(self, model_name: str, version: str) -> dict[str, str]:
         with self._client() as client:
