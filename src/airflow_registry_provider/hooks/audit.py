@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -90,6 +91,13 @@ def context_actor(context: Context) -> str:
     )
 
 
+@dataclass(frozen=True)
+class _Pending:
+    record: AuditRecord
+    version_tags: Mapping[str, str] | None
+    also_set: Mapping[str, str]
+
+
 class AuditTrail:
     """Writes :class:`AuditRecord` s for one task's registry changes."""
 
@@ -111,7 +119,7 @@ class AuditTrail:
         self.task_id = task_id
         self.sql_conn_id = sql_conn_id
         self.table = validate_table(table)
-        self._pending: list[tuple[AuditRecord, Mapping[str, str] | None]] = []
+        self._pending: list[_Pending] = []
         self._batching = False
         self._table_ready = False
 
@@ -147,11 +155,14 @@ class AuditTrail:
         reason: str | None = None,
         approver: str | None = None,
         version_tags: Mapping[str, str] | None = None,
+        also_set: Mapping[str, str] | None = None,
     ) -> AuditRecord:
-        """Record one change that has just been made; written now unless inside :meth:`batch`.
+        """Record one change; written now unless inside :meth:`batch`.
 
         ``version_tags`` are the version's current tags when the caller already has them
-        (saves reading them back to extend the version's log).
+        (saves reading them back to extend the version's log). ``also_set`` are version
+        tags the change itself consists of: they are written in the same call as the
+        version's audit log, one metadata write where the backend has them (Snowflake).
         """
         record = AuditRecord(
             at=datetime.now(UTC),
@@ -168,7 +179,7 @@ class AuditTrail:
             run_id=self.run_id,
             task_id=self.task_id,
         )
-        self._pending.append((record, version_tags))
+        self._pending.append(_Pending(record, version_tags, dict(also_set or {})))
         if not self._batching:
             self.flush()
         return record
@@ -204,7 +215,7 @@ class AuditTrail:
         pending, self._pending = self._pending, []
         if not pending:
             return
-        records = [record for record, _ in pending]
+        records = [item.record for item in pending]
         failures = []
         for sink in (self._write_sql, self._write_registry):
             try:
@@ -226,33 +237,36 @@ class AuditTrail:
             raise AuditError(f"{len(records)} audit record(s) not fully written: " + "; ".join(failures))
 
     # -- sinks -----------------------------------------------------------------------
-    def _write_sql(self, pending: list[tuple[AuditRecord, Mapping[str, str] | None]]) -> None:
+    def _write_sql(self, pending: list[_Pending]) -> None:
         if not self.sql_conn_id:
             return
         hook = sql_hook(self.sql_conn_id)
         if not self._table_ready:
             hook.run(create_table_sql(self.table))
             self._table_ready = True
-        hook.insert_rows(self.table, [record.sql_row() for record, _ in pending], target_fields=sql_column_names())
+        hook.insert_rows(self.table, [item.record.sql_row() for item in pending], target_fields=sql_column_names())
 
-    def _write_registry(self, pending: list[tuple[AuditRecord, Mapping[str, str] | None]]) -> None:
+    def _write_registry(self, pending: list[_Pending]) -> None:
         by_model: dict[str, list[AuditRecord]] = defaultdict(list)
         by_version: dict[tuple[str, str], list[AuditRecord]] = defaultdict(list)
         known_tags: dict[tuple[str, str], Mapping[str, str]] = {}
-        for record, version_tags in pending:
+        extra_tags: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
+        for item in pending:
+            record = item.record
             by_model[record.model].append(record)
             if record.version is not None and record.action != "delete":
                 key = (record.model, record.version)
                 by_version[key].append(record)
-                if version_tags is not None:
-                    known_tags[key] = version_tags
+                extra_tags[key].update(item.also_set)
+                if item.version_tags is not None:
+                    known_tags[key] = item.version_tags
         for (model, version), records in by_version.items():
             tags = known_tags.get((model, version))
             current = (tags if tags is not None else self.hook.get_version_tags(model, version)).get(tag_keys.AUDIT_LOG)
             log = append_capped(
                 current, records, max_records=VERSION_LOG_RECORDS, max_chars=self.hook.max_version_tag_length
             )
-            self.hook.set_version_tags(model, version, {tag_keys.AUDIT_LOG: log})
+            self.hook.set_version_tags(model, version, {**extra_tags[(model, version)], tag_keys.AUDIT_LOG: log})
         for model, records in by_model.items():
             current = self.hook.get_model_tags(model).get(tag_keys.AUDIT_LOG)
             log = append_capped(

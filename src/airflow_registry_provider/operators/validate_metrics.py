@@ -85,15 +85,6 @@ class ValidateMetricsOperator(BaseRegistryOperator):
         with self.fail_fast_on_bad_input():
             result, candidate = self._judge()
         outcome = tag_keys.VALIDATION_PASSED if result.passed else tag_keys.VALIDATION_REJECTED
-        self.hook.set_version_tags(
-            candidate.model_name,
-            candidate.version,
-            {
-                tag_keys.VALIDATION_STATUS: outcome,
-                tag_keys.VALIDATION_RESULT: to_json(result.to_dict()),
-                tag_keys.VALIDATION_AT: datetime.now(UTC).isoformat(),
-            },
-        )
         failed = [o.metric for o in result.outcomes if not o.passed]
         self.audit_trail(context).record(
             "tag",
@@ -103,6 +94,11 @@ class ValidateMetricsOperator(BaseRegistryOperator):
             after={tag_keys.VALIDATION_STATUS: outcome},
             reason=f"failed on {failed}" if failed else "passed every check",
             version_tags=candidate.tags,
+            also_set={
+                tag_keys.VALIDATION_STATUS: outcome,
+                tag_keys.VALIDATION_RESULT: to_json(result.to_dict()),
+                tag_keys.VALIDATION_AT: datetime.now(UTC).isoformat(),
+            },
         )
         for note in result.notes:
             self.log.info("%s", note)
