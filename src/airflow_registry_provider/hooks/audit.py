@@ -91,6 +91,10 @@ def context_actor(context: Context) -> str:
     )
 
 
+#: Shortest model tag that can hold one audit record with its identity fields.
+MIN_MODEL_LOG_CHARS = 1024
+
+
 @dataclass(frozen=True)
 class _Pending:
     record: AuditRecord
@@ -267,6 +271,10 @@ class AuditTrail:
                 current, records, max_records=VERSION_LOG_RECORDS, max_chars=self.hook.max_version_tag_length
             )
             self.hook.set_version_tags(model, version, {**extra_tags[(model, version)], tag_keys.AUDIT_LOG: log})
+        if self.hook.max_model_tag_length < MIN_MODEL_LOG_CHARS:
+            # Model tags this short (Snowflake: 256 characters) cannot hold one record: the
+            # trail lives on the versions and in the SQL sink; don't spend round trips on "[]".
+            return
         for model, records in by_model.items():
             current = self.hook.get_model_tags(model).get(tag_keys.AUDIT_LOG)
             log = append_capped(
