@@ -98,9 +98,9 @@ def test_a_tag_change_and_its_record_are_one_write(registry_hook, make_versions,
         registry_hook, "set_version_tags", lambda m, v, t: (writes.append(dict(t)), original(m, v, t))[1]
     )
     AuditTrail.from_context(context(), registry_hook).record(
-        "tag", model="churn", version=v1, after="passed", set_version_tags={"status": "passed"}
+        "tag", model="churn", version=v1, after="passed", also_set={"status": "passed"}
     )
     assert len(writes) == 1 and writes[0]["status"] == "passed" and tags.AUDIT_LOG in writes[0]
     assert registry_hook.get_version_tags("churn", v1)["status"] == "passed"
     with pytest.raises(InvalidInputError, match="version"):
-        AuditTrail.from_context(context(), registry_hook).record("tag", model="churn", set_version_tags={"a": "b"})
+        AuditTrail.from_context(context(), registry_hook).record("tag", model="churn", also_set={"a": "b"})

@@ -58,8 +58,8 @@ def test_log_model_records_lineage_signature_and_emits_asset(mlflow_registry: st
     from airflow_registry_provider.hooks import MlflowRegistryHook
 
     assert MlflowRegistryHook().input_schema("churn", "1") == [("f1", "double"), ("f2", "double"), ("f3", "double")]
-    ((asset, extra),) = context["outlet_events"][MODEL_EVENTS_ALIAS].added
-    assert asset.uri == "model-registry://mlflow_default/churn" and extra["version"] == "1"
+    events = {asset.uri: extra for asset, extra in context["outlet_events"][MODEL_EVENTS_ALIAS].added}
+    assert events["model-registry://mlflow_default/churn"]["version"] == "1"
 
 
 def test_retry_returns_the_same_version(mlflow_registry: str, tmp_path: Path) -> None:

@@ -88,9 +88,8 @@ def test_log_model_registers_on_snowflake_with_lineage(snowflake_double: Snowfla
     assert operator.registry_version_url == (
         "https://app.snowflake.com/acme/analytics/#/data/databases/ML/schemas/REGISTRY/model/CHURN/version/V1_0_0"
     )
-    ((asset, extra),) = context["outlet_events"][MODEL_EVENTS_ALIAS].added
-    assert asset.uri == "model-registry://snowflake_default/CHURN"
-    assert extra["version"] == "V1_0_0"
+    events = {asset.uri: extra for asset, extra in context["outlet_events"][MODEL_EVENTS_ALIAS].added}
+    assert events["model-registry://snowflake_default/CHURN"]["version"] == "V1_0_0"
 
     snowflake_double.reset_log()
     assert _log(paths).execute(task_context()) == ref  # a retry reuses the version

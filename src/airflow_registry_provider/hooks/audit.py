@@ -48,13 +48,6 @@ VERSION_LOG_RECORDS = 50
 MODEL_LOG_RECORDS = 200
 
 
-@dataclass(frozen=True)
-class _Pending:
-    record: AuditRecord
-    known_tags: Mapping[str, str] | None  # the version's current tags, when the caller has them
-    set_tags: Mapping[str, str]  # the change itself, when it is a version-tag write
-
-
 class AuditError(RegistryError):
     """A change was made but its audit record could not be written to every sink."""
 
@@ -96,6 +89,17 @@ def context_actor(context: Context) -> str:
         getattr(run_type, "value", run_type),
         getattr(dag_run, "run_id", None) or context.get("run_id"),
     )
+
+
+#: Shortest model tag that can hold one audit record with its identity fields.
+MIN_MODEL_LOG_CHARS = 1024
+
+
+@dataclass(frozen=True)
+class _Pending:
+    record: AuditRecord
+    version_tags: Mapping[str, str] | None
+    also_set: Mapping[str, str]
 
 
 class AuditTrail:
@@ -155,18 +159,17 @@ class AuditTrail:
         reason: str | None = None,
         approver: str | None = None,
         version_tags: Mapping[str, str] | None = None,
-        set_version_tags: Mapping[str, str] | None = None,
+        also_set: Mapping[str, str] | None = None,
     ) -> AuditRecord:
         """Record one change; written now unless inside :meth:`batch`.
 
         ``version_tags`` are the version's current tags when the caller already has them
-        (saves reading them back to extend the version's log). ``set_version_tags`` makes
-        the change itself when it is a version-tag write: the tags and the version's audit
-        log go in one write (on Snowflake, one metadata update), so neither exists alone.
-        Otherwise make the change first, then record it.
+        (saves reading them back to extend the version's log). ``also_set`` are version
+        tags the change itself consists of: they are written in the same call as the
+        version's audit log, one metadata write where the backend has them (Snowflake).
         """
-        if set_version_tags and version is None:
-            raise InvalidInputError("set_version_tags", "needs the version to set them on")
+        if also_set and version is None:
+            raise InvalidInputError("also_set", "version tags need the version to set them on")
         record = AuditRecord(
             at=datetime.now(UTC),
             actor=self.actor,
@@ -182,7 +185,7 @@ class AuditTrail:
             run_id=self.run_id,
             task_id=self.task_id,
         )
-        self._pending.append(_Pending(record, version_tags, dict(set_version_tags or {})))
+        self._pending.append(_Pending(record, version_tags, dict(also_set or {})))
         if not self._batching:
             self.flush()
         return record
@@ -218,7 +221,7 @@ class AuditTrail:
         pending, self._pending = self._pending, []
         if not pending:
             return
-        records = [p.record for p in pending]
+        records = [item.record for item in pending]
         failures = []
         for sink in (self._write_sql, self._write_registry):
             try:
@@ -247,29 +250,33 @@ class AuditTrail:
         if not self._table_ready:
             hook.run(create_table_sql(self.table))
             self._table_ready = True
-        hook.insert_rows(self.table, [p.record.sql_row() for p in pending], target_fields=sql_column_names())
+        hook.insert_rows(self.table, [item.record.sql_row() for item in pending], target_fields=sql_column_names())
 
     def _write_registry(self, pending: list[_Pending]) -> None:
         by_model: dict[str, list[AuditRecord]] = defaultdict(list)
         by_version: dict[tuple[str, str], list[AuditRecord]] = defaultdict(list)
         known_tags: dict[tuple[str, str], Mapping[str, str]] = {}
-        changes: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
+        extra_tags: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
         for item in pending:
             record = item.record
             by_model[record.model].append(record)
             if record.version is not None and record.action != "delete":
                 key = (record.model, record.version)
                 by_version[key].append(record)
-                changes[key].update(item.set_tags)
-                if item.known_tags is not None:
-                    known_tags[key] = item.known_tags
+                extra_tags[key].update(item.also_set)
+                if item.version_tags is not None:
+                    known_tags[key] = item.version_tags
         for (model, version), records in by_version.items():
             tags = known_tags.get((model, version))
             current = (tags if tags is not None else self.hook.get_version_tags(model, version)).get(tag_keys.AUDIT_LOG)
             log = append_capped(
                 current, records, max_records=VERSION_LOG_RECORDS, max_chars=self.hook.max_version_tag_length
             )
-            self.hook.set_version_tags(model, version, {**changes[(model, version)], tag_keys.AUDIT_LOG: log})
+            self.hook.set_version_tags(model, version, {**extra_tags[(model, version)], tag_keys.AUDIT_LOG: log})
+        if self.hook.max_model_tag_length < MIN_MODEL_LOG_CHARS:
+            # Model tags this short (Snowflake: 256 characters) cannot hold one record: the
+            # trail lives on the versions and in the SQL sink; don't spend round trips on "[]".
+            return
         for model, records in by_model.items():
             current = self.hook.get_model_tags(model).get(tag_keys.AUDIT_LOG)
             log = append_capped(

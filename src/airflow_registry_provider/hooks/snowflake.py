@@ -198,6 +198,9 @@ class SnowflakeRegistryHook(RegistryHook):
         self._listings: dict[str, dict[str, Row]] = {}
         self._model_versions: dict[tuple[str, str], SnowflakeModelVersion] = {}
         self._tags_created: set[str] = set()
+        # Metadata documents this hook wrote: the next read-modify-write of the same version
+        # in this task (e.g. the audit log after registration) skips its SHOW VERSIONS.
+        self._written_metadata: dict[tuple[str, str], dict[str, Any]] = {}
         self._stage_ready = False
 
     # -- connection ------------------------------------------------------------------
@@ -604,6 +607,7 @@ class SnowflakeRegistryHook(RegistryHook):
             version_name=SqlIdentifier(version),
         )
         self._changed(model_name)
+        self._written_metadata[(model_name, version)] = dict(document)
 
     def _update_metadata(
         self,
@@ -617,10 +621,10 @@ class SnowflakeRegistryHook(RegistryHook):
         version = self._version_id(version)
         # Check before reading: bad input sends nothing.
         self._metadata_document({}, metrics=metrics, tags=tags)
-        row = self._version_row(model_name, version)
-        self._write_metadata(
-            model_name, version, self._metadata_document(self._metadata(row), metrics=metrics, tags=tags)
-        )
+        current = self._written_metadata.get((model_name, version))
+        if current is None:
+            current = self._metadata(self._version_row(model_name, version))
+        self._write_metadata(model_name, version, self._metadata_document(current, metrics=metrics, tags=tags))
 
     def set_version_tags(self, model_name: str, version: str, tags: Mapping[str, str]) -> None:
         """All tags in one metadata write (read once, merge, write once)."""

@@ -98,7 +98,7 @@ class ModelCardOperator(BaseRegistryOperator):
             after=uris,
             reason="model card",
             version_tags=version.tags,
-            set_version_tags={tag_keys.MODEL_CARD: f"{CARD_DIR}/model_card.md"},
+            also_set={tag_keys.MODEL_CARD: f"{CARD_DIR}/model_card.md"},
         )
         self.report_lineage(inputs=self.version_dataset(model_name, version.version))
         self.registry_report_url = hook.artifact_url(model_name, version.version, f"{CARD_DIR}/model_card.html")

@@ -119,7 +119,7 @@ class RetentionOperator(BaseRegistryOperator):
                     after={"stage": ARCHIVED_STAGE if version.stage else None, tag_keys.ARCHIVED: stamp},
                     reason=self.reason,
                     version_tags=version.tags,
-                    set_version_tags={tag_keys.ARCHIVED: stamp},  # the archive tag and its record: one write
+                    also_set={tag_keys.ARCHIVED: stamp},  # the archive tag and its record: one write
                 )
             for version in plan.delete:
                 hook.delete_version(model_name, version.version)

@@ -86,7 +86,6 @@ class ValidateMetricsOperator(BaseRegistryOperator):
             result, candidate = self._judge()
         outcome = tag_keys.VALIDATION_PASSED if result.passed else tag_keys.VALIDATION_REJECTED
         failed = [o.metric for o in result.outcomes if not o.passed]
-        # The validation tags and their audit record go in one write.
         self.audit_trail(context).record(
             "tag",
             model=candidate.model_name,
@@ -95,7 +94,7 @@ class ValidateMetricsOperator(BaseRegistryOperator):
             after={tag_keys.VALIDATION_STATUS: outcome},
             reason=f"failed on {failed}" if failed else "passed every check",
             version_tags=candidate.tags,
-            set_version_tags={
+            also_set={
                 tag_keys.VALIDATION_STATUS: outcome,
                 tag_keys.VALIDATION_RESULT: to_json(result.to_dict()),
                 tag_keys.VALIDATION_AT: datetime.now(UTC).isoformat(),
