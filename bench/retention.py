@@ -107,9 +107,8 @@ def bare_search(uri: str) -> int:
 
 
 def retention(keep: int, dry_run: bool) -> dict[str, Any]:
-    from tests.helpers import task_context
-
     from airflow_registry_provider.operators import RetentionOperator
+    from tests.helpers import task_context
 
     op = RetentionOperator(task_id="retention", model_name=MODEL, keep_latest=keep, dry_run=dry_run)
     return op.execute(task_context("retention"))

@@ -72,8 +72,6 @@ def main(argv: list[str]) -> int:
     logging.disable(logging.WARNING)
     import joblib
     import pandas as pd
-    from tests.helpers import FEATURES, make_data, make_model_files, task_context
-    from tests.snowflake.session_double import SnowflakeDouble
 
     from airflow_registry_provider import tags as tag_keys
     from airflow_registry_provider.artifacts import pinned_requirements
@@ -84,6 +82,8 @@ def main(argv: list[str]) -> int:
         PromoteVersionOperator,
         ValidateMetricsOperator,
     )
+    from tests.helpers import FEATURES, make_data, make_model_files, task_context
+    from tests.snowflake.session_double import SnowflakeDouble
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-snowflake-"))
     paths = make_model_files(workdir)

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/ruff check src tests dags bench scripts
-.venv/bin/ruff format --check src tests dags bench scripts
+.venv/bin/ruff check airflow_registry_provider tests dags bench scripts
+.venv/bin/ruff format --check airflow_registry_provider tests dags bench scripts
 .venv/bin/mypy
 .venv/bin/python -m pytest "$@"
