@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow_registry_provider.exceptions import InvalidInputError
+from airflow_registry_provider.integrity import sha256_file
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,16 +29,6 @@ _FLAVOR_DISTRIBUTIONS = {
     "xgboost": ["xgboost", "scikit-learn", "numpy", "scipy", "pandas"],
     "lightgbm": ["lightgbm", "scikit-learn", "numpy", "scipy", "pandas"],
 }
-
-_CHUNK = 1 << 20
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def sha256_tree(root: str | os.PathLike[str]) -> str:

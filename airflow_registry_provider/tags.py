@@ -1,4 +1,5 @@
-"""Keys of the tags this provider writes on model versions and models.
+"""Keys of the tags this provider writes on model versions and models, and the paths of
+the files it stores with a version.
 
 One place for them so that every operator, backend and report reads the same keys.
 """
@@ -8,7 +9,9 @@ from __future__ import annotations
 PREFIX = "airflow_registry."
 
 VERSION_NAME = PREFIX + "version_name"
-ARTIFACT_SHA256 = PREFIX + "artifact_sha256"
+ARTIFACT_SHA256 = PREFIX + "artifact_sha256"  # sha256 of the input (model file or source), for retries
+MODEL_MANIFEST = PREFIX + "model_manifest"  # JSON {path: sha256} of the files the registry stores
+MODEL_SHA256 = PREFIX + "model_sha256"  # integrity.manifest_digest of MODEL_MANIFEST
 FLAVOR = PREFIX + "flavor"
 
 # Lineage
@@ -41,3 +44,6 @@ AUDIT_LOG = PREFIX + "audit"
 
 VALIDATION_PASSED = "passed"
 VALIDATION_REJECTED = "rejected"
+
+# Files stored with a version (RegistryHook.upload_artifact paths)
+PROFILE_ARTIFACT = "drift/reference_profile.json"

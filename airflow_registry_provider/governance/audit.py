@@ -1,7 +1,7 @@
 """Audit records, their capped registry log, their SQL table, and alias-history queries.
 
 Pure module. One :class:`AuditRecord` describes one registry change made by an
-operator. ``AuditTrail`` (``hooks/audit.py``) writes them; the functions here answer
+operator. ``AuditTrail`` (``audit_trail.py``) writes them; the functions here answer
 "which version held alias X at time T" from whatever records a sink returns.
 """
 

@@ -11,13 +11,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from airflow_registry_provider.exceptions import InvalidInputError
+from airflow_registry_provider.governance.grants import OWNERSHIP, PRIVILEGES, READ, USAGE, Grant, GrantCapabilities
 from airflow_registry_provider.governance.identifiers import (
     is_user,
     quote_identifier,
     quote_qualified,
     validate_identifier,
 )
-from airflow_registry_provider.grants import OWNERSHIP, PRIVILEGES, READ, USAGE, Grant, GrantCapabilities
 
 CAPABILITIES = GrantCapabilities(privileges=frozenset({READ, USAGE, OWNERSHIP}), users=False, single_owner=True)
 

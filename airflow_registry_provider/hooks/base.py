@@ -24,7 +24,7 @@ from airflow_registry_provider.model_version import ModelVersion
 if TYPE_CHECKING:
     import pandas as pd
 
-    from airflow_registry_provider.grants import Grant, GrantCapabilities
+    from airflow_registry_provider.governance.grants import Grant, GrantCapabilities
 
 _HOOKS_BY_CONN_TYPE: dict[str, str] = {
     "mlflow_registry": "airflow_registry_provider.hooks.mlflow.MlflowRegistryHook",
@@ -73,6 +73,15 @@ class RegistryHook(BaseHook, abc.ABC):
 
     ``version`` arguments are the backend's own version ids as found in
     :attr:`ModelVersion.version` (and in the XCom reference).
+
+    Error contract (the same on every backend): a model, version or alias that does not
+    exist raises :class:`~airflow_registry_provider.exceptions.ModelNotFoundError`,
+    :class:`~airflow_registry_provider.exceptions.VersionNotFoundError` or
+    :class:`~airflow_registry_provider.exceptions.AliasNotFoundError`; a value the
+    backend would refuse raises ``InvalidInputError`` naming the field *before* anything
+    is written; an operation the backend cannot do raises ``UnsupportedOperationError``;
+    stored model files that differ from their manifest raise ``IntegrityError``. Only
+    transient failures (network, 5xx, locks) surface as other exceptions, to be retried.
     """
 
     conn_name_attr = "registry_conn_id"
@@ -81,10 +90,14 @@ class RegistryHook(BaseHook, abc.ABC):
     has_default_version: ClassVar[bool] = False
     #: What the registry's access control can express; None when the hook manages no grants.
     grant_capabilities: ClassVar[GrantCapabilities | None] = None
-    #: Longest tag value the registry stores on a model / a version (capped logs such as
-    #: the audit log are trimmed to fit).
+    #: Longest tag value the registry stores on a model / a version: facts of the backend
+    #: (MLflow: 5,000 characters on every SQL store; Snowflake object tags: 256). Capped
+    #: logs such as the audit log are trimmed to fit; other values that do not fit are
+    #: refused by :meth:`validate_tags` before anything is written.
     max_model_tag_length: ClassVar[int] = 5000
     max_version_tag_length: ClassVar[int] = 5000
+    #: Longest tag key the registry stores.
+    max_tag_key_length: ClassVar[int] = 250
 
     def __init__(self, registry_conn_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -103,14 +116,32 @@ class RegistryHook(BaseHook, abc.ABC):
     def validate_version_name(self, version_name: str, field: str = "version_name") -> str:
         """Check a semantic version name; return the form the registry will show."""
 
+    @abc.abstractmethod
+    def validate_tags(self, tags: Mapping[str, Any], field: str = "tags", *, level: str = "version") -> dict[str, str]:
+        """Tags as the registry will store them (``level`` ``version`` or ``model``).
+
+        Raises InvalidInputError naming ``<field>.<key>`` for a key or value the backend
+        would refuse (characters, key length, value length within the backend's limits).
+        """
+
+    @abc.abstractmethod
+    def validate_metrics(self, metrics: Mapping[str, Any], field: str = "metrics") -> dict[str, float]:
+        """Metrics as finite floats under names the backend accepts, or InvalidInputError naming the metric."""
+
     # -- reads -----------------------------------------------------------------------
     @abc.abstractmethod
     def get_version(self, model_name: str, version: str | None = None, *, alias: str | None = None) -> ModelVersion:
-        """A version by its id or by alias (exactly one of them)."""
+        """A version by its id or by alias (exactly one of them).
 
+        Raises ModelNotFoundError, VersionNotFoundError or AliasNotFoundError.
+        """
+
+    @abc.abstractmethod
     def get_alias_version(self, model_name: str, alias: str) -> ModelVersion | None:
-        """The version holding ``alias``, or None when no version holds it."""
-        raise NotImplementedError
+        """The version holding ``alias``, or None when no version holds it.
+
+        Raises ModelNotFoundError when the model itself does not exist.
+        """
 
     @abc.abstractmethod
     def find_version(self, model_name: str, version_name: str) -> ModelVersion | None:
@@ -151,7 +182,7 @@ class RegistryHook(BaseHook, abc.ABC):
 
     def describe_source(self, source_uri: str) -> SourceInfo:
         """Fingerprint a model given as a registry URI or model directory (MLflow only)."""
-        raise InvalidInputError(
+        raise UnsupportedOperationError(
             "model", f"{self.backend} registries cannot register MLflow model URIs ({source_uri!r})"
         )
 
@@ -180,9 +211,10 @@ class RegistryHook(BaseHook, abc.ABC):
                 )
                 return existing, False
             raise VersionConflictError(
-                f"version_name: {package.version_name!r} already exists for model {model_name!r} "
+                "version_name",
+                f"{package.version_name!r} already exists for model {model_name!r} "
                 f"(version {existing.version}) with a different artifact (sha256 {found_sha} != "
-                f"{package.artifact_sha256}); versions are never overwritten, choose a new version_name"
+                f"{package.artifact_sha256}); versions are never overwritten, choose a new version_name",
             )
         return self._create_version(model_name, package), True
 
@@ -216,23 +248,43 @@ class RegistryHook(BaseHook, abc.ABC):
 
     def set_default_version(self, model_name: str, version: str) -> None:
         """Make ``version`` the model's default; only where ``has_default_version``."""
-        raise UnsupportedOperationError(f"{self.backend} registries have no default version")
+        raise UnsupportedOperationError("set_default", f"{self.backend} registries have no default version")
 
     def transition_stage(self, model_name: str, version: str, stage: str, *, archive_existing: bool) -> None:
         """Move a version to a legacy stage (MLflow only)."""
-        raise UnsupportedOperationError(f"{self.backend} registries have no stages; use aliases")
+        raise UnsupportedOperationError("stage", f"{self.backend} registries have no stages; use aliases")
 
     def delete_version(self, model_name: str, version: str) -> None:
-        raise UnsupportedOperationError(f"{self.backend} registry hook cannot delete versions")
+        raise UnsupportedOperationError("delete_after_days", f"{self.backend} registry hook cannot delete versions")
 
     # -- inference -----------------------------------------------------------------
     @abc.abstractmethod
-    def load_model(self, model_name: str, version: str) -> Predictor:
-        """Load a version for local inference."""
+    def load_model(self, model_name: str, version: str, *, allow_unverified: bool = False) -> Predictor:
+        """Load a version for local inference, after verifying its files.
 
-    def predict(self, model_name: str, version: str, data: pd.DataFrame) -> Any:
+        The downloaded files are checked against the manifest recorded at registration
+        before anything is unpickled (IntegrityError on a difference). A version
+        registered without a manifest is refused unless ``allow_unverified``.
+        """
+
+    def download_model(self, model_name: str, version: str, dst_dir: str, *, allow_unverified: bool = False) -> str:
+        """Download a version's stored model files into ``dst_dir``, verified; return the model directory.
+
+        Same checks as :meth:`load_model`; nothing in the files is executed.
+        """
+        raise UnsupportedOperationError("registry_conn_id", f"{self.backend} registry hook cannot download model files")
+
+    def load_native_model(self, model_name: str, version: str, *, allow_unverified: bool = False) -> tuple[Any, str]:
+        """The library's own estimator (scikit-learn, XGBoost, LightGBM) and its flavor, after verification.
+
+        For scoring with numpy without the registry's wrapper, and for copying a version
+        to another backend. UnsupportedOperationError for flavors without a native estimator.
+        """
+        raise UnsupportedOperationError("registry_conn_id", f"{self.backend} registry hook cannot load native models")
+
+    def predict(self, model_name: str, version: str, data: pd.DataFrame, *, allow_unverified: bool = False) -> Any:
         """Score ``data`` with a registered version (locally unless the backend serves it)."""
-        return self.load_model(model_name, version).predict(data)
+        return self.load_model(model_name, version, allow_unverified=allow_unverified).predict(data)
 
     def batch_predict(
         self,
@@ -243,6 +295,7 @@ class RegistryHook(BaseHook, abc.ABC):
         batch_size: int = 100_000,
         partition_column: str | None = None,
         prediction_column: str = "prediction",
+        allow_unverified: bool = False,
     ) -> dict[str, Any]:
         """Score a whole dataset with ``version`` and write the predictions.
 
@@ -252,10 +305,10 @@ class RegistryHook(BaseHook, abc.ABC):
         from airflow_registry_provider.inference import stream_predict
 
         if partition_column is not None:
-            raise UnsupportedOperationError(f"partition_column is not supported by {self.backend} batch inference")
+            raise UnsupportedOperationError("partition_column", f"is not supported by {self.backend} batch inference")
         schema = self.input_schema(version.model_name, version.version)
         return stream_predict(
-            self.load_model(version.model_name, version.version),
+            self.load_model(version.model_name, version.version, allow_unverified=allow_unverified),
             source,
             destination,
             model_name=version.model_name,
@@ -281,7 +334,9 @@ class RegistryHook(BaseHook, abc.ABC):
     # -- lineage ---------------------------------------------------------------------
     def lineage_dataset(self, model_name: str, version: str) -> tuple[str, str]:
         """The version's OpenLineage ``(namespace, name)``; its Asset URI is ``namespace/name``."""
-        raise UnsupportedOperationError(f"{self.backend} registry hook does not name lineage datasets")
+        raise UnsupportedOperationError(
+            "registry_conn_id", f"{self.backend} registry hook does not name lineage datasets"
+        )
 
     # -- UI --------------------------------------------------------------------------
     def version_url(self, model_name: str, version: str) -> str | None:
@@ -294,26 +349,26 @@ class RegistryHook(BaseHook, abc.ABC):
 
     # -- grants ----------------------------------------------------------------------
     def list_grants(self, model_name: str) -> list[Grant]:
-        """Current grants on a model, in the provider's vocabulary (see ``grants.py``).
+        """Current grants on a model, in the provider's vocabulary (see ``governance/grants.py``).
 
         Privileges the provider does not manage keep the backend's name (e.g. ``DENY``).
         """
-        raise UnsupportedOperationError(f"{self.backend} registry hook does not manage grants")
+        raise UnsupportedOperationError("registry_conn_id", f"{self.backend} registries do not manage grants")
 
     def apply_grants(self, model_name: str, grant: Sequence[Grant], revoke: Sequence[Grant]) -> None:
         """Grant and revoke; a grantee in both has its privilege changed in place.
 
         Every grantee is checked to exist before the first change is made.
         """
-        raise UnsupportedOperationError(f"{self.backend} registry hook does not manage grants")
+        raise UnsupportedOperationError("registry_conn_id", f"{self.backend} registries do not manage grants")
 
     def list_future_grants(self) -> list[Grant]:
         """Grants that every model created later in this connection's scope receives."""
-        raise UnsupportedOperationError(f"{self.backend} registry hook does not manage future grants")
+        raise UnsupportedOperationError("future_grants", f"{self.backend} registries do not manage future grants")
 
     def apply_future_grants(self, grant: Sequence[Grant], revoke: Sequence[Grant]) -> None:
         """Like :meth:`apply_grants`, for :meth:`list_future_grants`."""
-        raise UnsupportedOperationError(f"{self.backend} registry hook does not manage future grants")
+        raise UnsupportedOperationError("future_grants", f"{self.backend} registries do not manage future grants")
 
     # -- connection test -----------------------------------------------------------
     @abc.abstractmethod

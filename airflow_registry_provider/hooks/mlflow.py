@@ -24,14 +24,14 @@ from urllib.parse import quote, urlparse
 from airflow_registry_provider import tags as tag_keys
 from airflow_registry_provider.artifacts import sha256_tree
 from airflow_registry_provider.exceptions import InvalidInputError, RegistryUnavailableError, UnsupportedOperationError
-from airflow_registry_provider.governance.identifiers import is_user, username
-from airflow_registry_provider.grants import (
+from airflow_registry_provider.governance.grants import (
     FROM_MLFLOW_PERMISSIONS,
     MLFLOW_PERMISSIONS,
     PRIVILEGES,
     Grant,
     GrantCapabilities,
 )
+from airflow_registry_provider.governance.identifiers import is_user, username
 from airflow_registry_provider.hooks.base import ModelPackage, Predictor, RegistryHook, SourceInfo
 from airflow_registry_provider.model_version import ModelVersion
 from airflow_registry_provider.naming import parse_semver, validate_mlflow_alias, validate_mlflow_model_name
@@ -210,6 +210,25 @@ class MlflowRegistryHook(RegistryHook):
     def validate_version_name(self, version_name: str, field: str = "version_name") -> str:
         parse_semver(version_name, field)
         return version_name
+
+    def validate_tags(self, tags: Mapping[str, Any], field: str = "tags", *, level: str = "version") -> dict[str, str]:
+        limit = self.max_model_tag_length if level == "model" else self.max_version_tag_length
+        checked = {}
+        for key, value in tags.items():
+            if not isinstance(key, str) or not key or len(key) > self.max_tag_key_length:
+                raise InvalidInputError(f"{field}.{key}", f"tag keys are 1-{self.max_tag_key_length} characters")
+            text = str(value)
+            if len(text) > limit:
+                raise InvalidInputError(
+                    f"{field}.{key}", f"is {len(text)} characters; MLflow tag values hold at most {limit}"
+                )
+            checked[key] = text
+        return checked
+
+    def validate_metrics(self, metrics: Mapping[str, Any], field: str = "metrics") -> dict[str, float]:
+        from airflow_registry_provider.gates import coerce_metrics
+
+        return coerce_metrics(metrics, field)
 
     # -- reads -----------------------------------------------------------------------
     def _to_version(
@@ -483,7 +502,7 @@ class MlflowRegistryHook(RegistryHook):
             self._registry(client).delete_model_version(model_name, str(version))
 
     # -- inference -------------------------------------------------------------------
-    def load_model(self, model_name: str, version: str) -> Predictor:
+    def load_model(self, model_name: str, version: str, *, allow_unverified: bool = False) -> Predictor:
         import mlflow.pyfunc
 
         with self._client():
@@ -542,7 +561,7 @@ class MlflowRegistryHook(RegistryHook):
 
     # -- grants (MLflow auth app) --------------------------------------------------
     # Grants map onto the basic-auth app's role permissions on ``registered_model``
-    # resources (see ``grants.py`` for the privilege mapping). Roles are matched by name
+    # resources (see ``governance/grants.py`` for the privilege mapping). Roles are matched by name
     # case-insensitively, as on Snowflake; ``user:<name>`` grants live on the user's
     # hidden per-user role, which the server creates on the first grant.
 
@@ -550,8 +569,9 @@ class MlflowRegistryHook(RegistryHook):
     def _auth_client(self) -> Iterator[AuthServiceClient]:
         if not self.is_server:
             raise UnsupportedOperationError(
+                "registry_conn_id",
                 f"grants need an MLflow tracking server started with --app-name basic-auth; "
-                f"{self.registry_conn_id!r} points at a local store"
+                f"{self.registry_conn_id!r} points at a local store",
             )
         from mlflow.server.auth.client import AuthServiceClient
 

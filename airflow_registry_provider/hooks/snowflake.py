@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow_registry_provider import tags as tag_keys
 from airflow_registry_provider.exceptions import InvalidInputError
 from airflow_registry_provider.governance import snowflake_sql
-from airflow_registry_provider.grants import Grant, GrantCapabilities
+from airflow_registry_provider.governance.grants import Grant, GrantCapabilities
 from airflow_registry_provider.hooks.base import ModelPackage, Predictor, RegistryHook
 from airflow_registry_provider.model_version import ModelVersion
 from airflow_registry_provider.naming import (
@@ -178,6 +178,7 @@ class SnowflakeRegistryHook(RegistryHook):
     # Model tags are Snowflake object tags; version tags live in the version's metadata.
     max_model_tag_length: ClassVar[int] = TAG_VALUE_LIMIT
     max_version_tag_length: ClassVar[int] = 100_000
+    max_tag_key_length: ClassVar[int] = 255
 
     def __init__(
         self,
@@ -313,6 +314,19 @@ class SnowflakeRegistryHook(RegistryHook):
 
     def validate_version_name(self, version_name: str, field: str = "version_name") -> str:
         return snowflake_version_name(version_name, field)
+
+    def validate_tags(self, tags: Mapping[str, Any], field: str = "tags", *, level: str = "version") -> dict[str, str]:
+        checked = {}
+        for key, value in tags.items():
+            if not key or '"' in key or len(key) > self.max_tag_key_length:
+                raise InvalidInputError(f"{field}.{key}", "tag keys are 1-255 characters without '\"'")
+            checked[str(key)] = check_dollar_quoting(str(value), f"{field}.{key}")
+        return checked
+
+    def validate_metrics(self, metrics: Mapping[str, Any], field: str = "metrics") -> dict[str, float]:
+        from airflow_registry_provider.gates import coerce_metrics
+
+        return coerce_metrics(metrics, field)
 
     def _version_id(self, version: str, field: str = "version") -> str:
         """A version given as Snowflake id (``V1_2_0``) or semantic name (``1.2.0``)."""
@@ -737,12 +751,12 @@ class SnowflakeRegistryHook(RegistryHook):
         self._changed(model_name)
 
     # -- inference -------------------------------------------------------------------
-    def load_model(self, model_name: str, version: str) -> Predictor:
+    def load_model(self, model_name: str, version: str, *, allow_unverified: bool = False) -> Predictor:
         """The original estimator, downloaded into the worker (needs the same library versions)."""
         model_name = self.validate_model_name(model_name)
         return self._model_version(model_name, self._version_id(version)).load()
 
-    def predict(self, model_name: str, version: str, data: pd.DataFrame) -> Any:
+    def predict(self, model_name: str, version: str, data: pd.DataFrame, *, allow_unverified: bool = False) -> Any:
         """Score in the warehouse: ``ModelVersion.run(data, function_name="predict")``."""
         model_name = self.validate_model_name(model_name)
         result = self._model_version(model_name, self._version_id(version)).run(data, function_name=_PREDICT)
@@ -768,6 +782,7 @@ class SnowflakeRegistryHook(RegistryHook):
         batch_size: int = 100_000,
         partition_column: str | None = None,
         prediction_column: str = "prediction",
+        allow_unverified: bool = False,
     ) -> dict[str, Any]:
         """Score a table or query in the warehouse and save the result as ``destination``.
 

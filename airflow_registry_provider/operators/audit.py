@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_registry_provider.audit_trail import load_records
 from airflow_registry_provider.governance.audit import alias_history, utc, version_at
-from airflow_registry_provider.hooks.audit import load_records
 from airflow_registry_provider.operators.base import BaseRegistryOperator
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
-    from airflow_registry_provider.hooks.audit import AuditTrail
+    from airflow_registry_provider.audit_trail import AuditTrail
 
 
 class BaseRegistryOperator(BaseOperator):
@@ -68,8 +68,8 @@ class BaseRegistryOperator(BaseOperator):
         )
 
     def audit_trail(self, context: Context) -> AuditTrail:
-        """Where this task records its registry changes (see ``hooks/audit.py``)."""
-        from airflow_registry_provider.hooks.audit import AuditTrail
+        """Where this task records its registry changes (see ``audit_trail.py``)."""
+        from airflow_registry_provider.audit_trail import AuditTrail
 
         return AuditTrail.from_context(context, self.hook, sql_conn_id=self.audit_conn_id or None)
 
@@ -105,7 +105,7 @@ def run_tags(context: Context) -> dict[str, str]:
 
 def actor(context: Context) -> str:
     """The user who triggered a manual run, else the run itself."""
-    from airflow_registry_provider.hooks.audit import context_actor
+    from airflow_registry_provider.audit_trail import context_actor
 
     return context_actor(context)
 

@@ -24,8 +24,6 @@ if TYPE_CHECKING:
     from airflow_registry_provider.drift import ReferenceProfile
     from airflow_registry_provider.model_version import ModelVersion, ModelVersionRef
 
-PROFILE_ARTIFACT = "drift/reference_profile.json"
-
 
 class DriftCheckOperator(BaseRegistryOperator):
     """Check ``current`` for data (and prediction) drift against a model's reference.

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_registry_provider.exceptions import InvalidInputError
-from airflow_registry_provider.grants import GrantPlan, GrantPolicy, parse_grants, plan_grants
+from airflow_registry_provider.governance.grants import GrantPlan, GrantPolicy, parse_grants, plan_grants
 from airflow_registry_provider.operators.base import BaseRegistryOperator, as_bool
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_registry_provider.grants import Grant
-    from airflow_registry_provider.hooks.audit import AuditTrail
+    from airflow_registry_provider.audit_trail import AuditTrail
+    from airflow_registry_provider.governance.grants import Grant
 
 FUTURE_SCOPE = "future models"
 

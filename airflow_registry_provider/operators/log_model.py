@@ -158,15 +158,15 @@ class LogModelOperator(BaseRegistryOperator):
         import dataclasses
         import tempfile
 
-        from airflow_registry_provider.operators.drift_check import PROFILE_ARTIFACT
-
         profile = dataclasses.replace(profile, model_version=version.version)
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "reference_profile.json")
             with open(path, "w") as fh:
                 fh.write(profile.to_json())
-            self.hook.upload_artifact(version.model_name, version.version, path, PROFILE_ARTIFACT)
-        self.hook.set_version_tags(version.model_name, version.version, {tag_keys.REFERENCE_PROFILE: PROFILE_ARTIFACT})
+            self.hook.upload_artifact(version.model_name, version.version, path, tag_keys.PROFILE_ARTIFACT)
+        self.hook.set_version_tags(
+            version.model_name, version.version, {tag_keys.REFERENCE_PROFILE: tag_keys.PROFILE_ARTIFACT}
+        )
         self.log.info("Stored the drift reference profile with version %s", version.version)
 
     def _package(self, context: Context) -> Any:

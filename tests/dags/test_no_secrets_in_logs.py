@@ -30,7 +30,7 @@ def test_passwords_appear_nowhere(
 ) -> None:
     from airflow.sdk import DAG
 
-    from airflow_registry_provider.hooks.audit import read_sql_records
+    from airflow_registry_provider.audit_trail import read_sql_records
     from airflow_registry_provider.operators import (
         AliasHistoryOperator,
         GrantModelOperator,

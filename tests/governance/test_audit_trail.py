@@ -6,8 +6,8 @@ from types import SimpleNamespace
 import pytest
 
 from airflow_registry_provider import tags
+from airflow_registry_provider.audit_trail import AuditError, AuditTrail, load_records, read_sql_records
 from airflow_registry_provider.governance.audit import parse_log, version_at
-from airflow_registry_provider.hooks.audit import AuditError, AuditTrail, load_records, read_sql_records
 
 
 def context(user: str | None = "alice") -> dict:

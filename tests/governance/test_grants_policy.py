@@ -3,8 +3,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_registry_provider.exceptions import InvalidInputError
-from airflow_registry_provider.governance.snowflake_sql import CAPABILITIES as SNOWFLAKE
-from airflow_registry_provider.grants import (
+from airflow_registry_provider.governance.grants import (
     FROM_MLFLOW_PERMISSIONS,
     MLFLOW_PERMISSIONS,
     PRIVILEGES,
@@ -14,6 +13,7 @@ from airflow_registry_provider.grants import (
     parse_grants,
     plan_grants,
 )
+from airflow_registry_provider.governance.snowflake_sql import CAPABILITIES as SNOWFLAKE
 
 from .payloads import INJECTIONS
 

@@ -4,7 +4,7 @@ import pytest
 
 from airflow_registry_provider.exceptions import InvalidInputError
 from airflow_registry_provider.governance import snowflake_sql as sql
-from airflow_registry_provider.grants import Grant
+from airflow_registry_provider.governance.grants import Grant
 
 from .payloads import INJECTIONS
 

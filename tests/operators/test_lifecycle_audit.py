@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from airflow_registry_provider import tags
+from airflow_registry_provider.audit_trail import load_records
 from airflow_registry_provider.governance.audit import alias_history, parse_log, version_at
-from airflow_registry_provider.hooks.audit import load_records
 from airflow_registry_provider.hooks.mlflow import MlflowRegistryHook
 from airflow_registry_provider.operators import (
     AliasHistoryOperator,

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow_registry_provider import tags as tag_keys
-from airflow_registry_provider.exceptions import InvalidInputError, RegistryError
+from airflow_registry_provider.exceptions import AuditError, InvalidInputError, RegistryError
 from airflow_registry_provider.governance.audit import (
     DEFAULT_TABLE,
     AuditRecord,
@@ -46,10 +46,6 @@ if TYPE_CHECKING:
 #: Records kept in a version's / a model's registry log (the SQL table keeps everything).
 VERSION_LOG_RECORDS = 50
 MODEL_LOG_RECORDS = 200
-
-
-class AuditError(RegistryError):
-    """A change was made but its audit record could not be written to every sink."""
 
 
 def sql_hook(conn_id: str) -> DbApiHook:
