@@ -362,6 +362,14 @@ class RegistryHook(BaseHook, abc.ABC):
         """
         raise UnsupportedOperationError("registry_conn_id", f"{self.backend} registries do not manage grants")
 
+    def implicit_grants(self, model_name: str) -> list[Grant]:
+        """Grants the registry made on its own (MLflow's auth app: MANAGE for the model's creator).
+
+        They show up in :meth:`list_grants`; GrantModel reports them and, by default, never
+        revokes them, so converging cannot lock the registry's own admin out.
+        """
+        return []
+
     def list_future_grants(self) -> list[Grant]:
         """Grants that every model created later in this connection's scope receives."""
         raise UnsupportedOperationError("future_grants", f"{self.backend} registries do not manage future grants")
@@ -370,9 +378,12 @@ class RegistryHook(BaseHook, abc.ABC):
         """Like :meth:`apply_grants`, for :meth:`list_future_grants`."""
         raise UnsupportedOperationError("future_grants", f"{self.backend} registries do not manage future grants")
 
-    # -- connection test -----------------------------------------------------------
+    # -- connection test and lifetime --------------------------------------------------
     @abc.abstractmethod
     def test_connection(self) -> tuple[bool, str]: ...
+
+    def close(self) -> None:
+        """Release what the hook opened (sessions, clients); operators call it when they finish."""
 
 
 def get_registry_hook(registry_conn_id: str, **kwargs: Any) -> RegistryHook:
