@@ -37,9 +37,8 @@ def cluster_probe() -> None:
             "node": os.environ.get("ARP_CLUSTER_NODE"),
         }
 
-    deferred = TimeDeltaSensor(task_id="deferred", delta=timedelta(seconds=1), deferrable=True)
+    TimeDeltaSensor(task_id="deferred", delta=timedelta(seconds=1), deferrable=True)
     where.expand(i=items())
-    deferred
 
 
 cluster_probe()
