@@ -1,0 +1,150 @@
+"""Many tasks against one ``mlflow server`` on PostgreSQL at once.
+
+16 LogModel tasks register 16 distinct versions (MLflow numbers versions MAX+1 and can
+race, mlflow/mlflow#22635); 8 PromoteVersion tasks on one alias leave it on one of them,
+with an audit record for every move and ``previous_champion`` consistent with the last
+move. Every task is its own process, lined up at the registry call that races.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from airflow_registry_provider import tags
+from tests.scaleout.parallel import errors, run_parallel
+from tests.scaleout.servers import MlflowServer
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+MODEL = "concurrent_churn"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    from tests.cluster.harness import services_missing
+    from tests.conftest import require_service
+
+    missing = services_missing("LocalExecutor")
+    require_service(missing is None, missing or "")
+    mlflow_server = MlflowServer(tmp_path_factory.mktemp("mlflow-concurrency"), workers=2)
+    mlflow_server.start()
+    try:
+        yield mlflow_server
+    finally:
+        mlflow_server.close()
+
+
+@pytest.fixture
+def registry(server: MlflowServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MLFLOW_DEFAULT",
+        json.dumps({"conn_type": "mlflow_registry", "extra": {"tracking_uri": server.url, "timeout": 60}}),
+    )
+    return server.url
+
+
+@pytest.fixture
+def audit_db(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """An ``audit_pg`` connection to a fresh PostgreSQL database: the audit trail's SQL sink."""
+    import secrets
+
+    from tests.cluster.harness import PG_HOST, PG_PORT, PG_USER, pg_admin
+
+    name = f"arp_audit_{secrets.token_hex(6)}"
+    pg_admin(f'CREATE DATABASE "{name}"')
+    conn = {"conn_type": "postgres", "host": PG_HOST, "port": PG_PORT, "login": PG_USER, "schema": name}
+    monkeypatch.setenv("AIRFLOW_CONN_AUDIT_PG", json.dumps(conn))
+    try:
+        yield "audit_pg"
+    finally:
+        pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _log_model(paths: dict[str, str], version_name: str, model: str = MODEL, **kwargs: object):
+    from airflow_registry_provider.operators import LogModelOperator
+
+    return LogModelOperator(
+        task_id=f"log_{version_name.replace('.', '_')}",
+        model_name=model,
+        model=paths["model"],
+        version_name=version_name,
+        sample_input=paths["sample"],
+        metrics={"accuracy": 0.9},
+        **kwargs,
+    )
+
+
+def test_16_concurrent_registrations_get_16_distinct_versions(registry: str, audit_db: str, tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    from tests.helpers import make_model_files, task_context
+
+    paths = make_model_files(tmp_path)
+
+    def register(i: int) -> dict:
+        operator = _log_model(paths, f"1.0.{i}", audit_conn_id=audit_db)
+        return operator.execute(task_context(operator.task_id, run_id=f"manual__reg{i}"))
+
+    results = run_parallel(register, 16, barrier_at="create_model_version")
+    assert errors(results) == []
+    refs = [value for _, value in results]
+    assert sorted(int(ref["version"]) for ref in refs) == list(range(1, 17))
+    client = MlflowClient(registry)
+    versions = client.search_model_versions(f"name = '{MODEL}'")
+    assert len(versions) == 16
+    by_name = {mv.tags[tags.VERSION_NAME]: mv for mv in versions}
+    assert set(by_name) == {f"1.0.{i}" for i in range(16)}
+    for ref in refs:
+        mv = by_name[ref["version_name"]]
+        assert str(mv.version) == ref["version"]
+        assert mv.tags[tags.ARTIFACT_SHA256] and mv.tags[tags.FLAVOR] == "sklearn"
+    from airflow_registry_provider.audit_trail import read_sql_records
+
+    registered = [r for r in read_sql_records(audit_db, MODEL) if r.action == "register"]
+    assert sorted(int(r.version) for r in registered) == list(range(1, 17))
+
+
+def test_8_concurrent_promotions_leave_one_consistent_champion(registry: str, audit_db: str, tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    from airflow_registry_provider.audit_trail import read_sql_records
+    from airflow_registry_provider.operators import PromoteVersionOperator
+    from tests.helpers import make_model_files, task_context
+
+    model = "concurrent_promote"
+    paths = make_model_files(tmp_path)
+    refs = [
+        _log_model(paths, f"2.0.{i}", model=model).execute(task_context("log", run_id=f"manual__p{i}"))
+        for i in range(8)
+    ]
+    client = MlflowClient(registry)
+    for ref in refs:
+        client.set_model_version_tag(model, ref["version"], tags.VALIDATION_STATUS, tags.VALIDATION_PASSED)
+
+    def promote(i: int) -> dict:
+        operator = PromoteVersionOperator(
+            task_id="promote", model_version=refs[i], reason=f"candidate {i}", audit_conn_id=audit_db
+        )
+        return operator.execute(task_context("promote", run_id=f"manual__promote{i}"))
+
+    results = run_parallel(promote, 8, barrier_at="set_registered_model_alias")
+    assert errors(results) == []
+    champion = client.get_model_version_by_alias(model, "champion").version
+    assert champion in {ref["version"] for ref in refs}
+
+    records = read_sql_records(audit_db, model)
+    moves = [r for r in records if r.action == "alias" and r.after and r.after.get("alias") == "champion"]
+    # One record per promotion, each naming its own version.
+    assert sorted(r.version for r in moves) == sorted(ref["version"] for ref in refs)
+    last = max(moves, key=lambda r: r.at)
+    assert last.version == champion, "the last recorded move is the alias's holder"
+    previous = last.before.get("version") if last.before else None
+    holder = {a: v for a, v in client.get_registered_model(model).aliases.items()}.get("previous_champion")
+    assert holder == previous, "previous_champion is the version the last move replaced"
+    # The moves form one chain: each replaced the version the move before it installed.
+    chain = sorted(moves, key=lambda r: r.at)
+    for before, after in zip(chain, chain[1:], strict=False):
+        assert (after.before or {}).get("version") == before.version
