@@ -159,7 +159,7 @@ def main() -> int:
             assert info["rows"] == args.rows, info
             results[name].append((info["score_s"], wall, rss))
             print(
-                f"round {round_no} {name:>5}: scoring {info['score_s']:6.2f} s, process {wall:6.2f} s, peak RSS {_mb(rss)}"
+                f"round {round_no} {name:>5}: scoring {info['score_s']:6.2f} s, process {wall:6.2f} s, RSS {_mb(rss)}"
             )
     check, _, _ = run_child(script, ["verify", outputs["ours"], outputs["floor"]])
     print(f"after: {load_average()}")

@@ -8,6 +8,7 @@ move. Every task is its own process, lined up at the registry call that races.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -146,5 +147,5 @@ def test_8_concurrent_promotions_leave_one_consistent_champion(registry: str, au
     assert holder == previous, "previous_champion is the version the last move replaced"
     # The moves form one chain: each replaced the version the move before it installed.
     chain = sorted(moves, key=lambda r: r.at)
-    for before, after in zip(chain, chain[1:], strict=False):
+    for before, after in itertools.pairwise(chain):
         assert (after.before or {}).get("version") == before.version
