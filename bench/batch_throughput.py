@@ -62,11 +62,15 @@ def child_export(work: str) -> dict:
 
 
 def child_floor(work: str, source: str, destination: str, batch_size: str) -> dict:
+    import warnings
+
     import joblib
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    # Predicting a matrix on a model fitted with column names warns once per batch.
+    warnings.simplefilter("ignore", UserWarning)
     started = time.perf_counter()
     model = joblib.load(Path(work) / "native.joblib")
     parquet = pq.ParquetFile(source, pre_buffer=False)

@@ -46,6 +46,9 @@ class MlflowServer:
         return f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{self.database}"
 
     def start(self) -> None:
+        """Start, or restart after :meth:`kill` (same port, database and artifact store)."""
+        if self.process is not None:  # killed from another process: reap what is left
+            self._signal_and_wait(signal.SIGKILL, timeout=5)
         if self.starts == 0:
             pg_admin(f'CREATE DATABASE "{self.database}"')
         self.starts += 1
