@@ -328,7 +328,7 @@ class AirflowCluster:
                 reason = f"{dead[0].name} exited" if dead else "timed out"
                 logs = "\n".join(f"--- {c.name}\n{c.tail(2500)}" for c in (dead or self.components.values()))
                 raise RuntimeError(f"waiting for {what}: {reason}\n{logs}")
-            time.sleep(0.5)
+            time.sleep(1.0)
 
     def _api_healthy(self) -> bool:
         try:
@@ -358,11 +358,19 @@ class AirflowCluster:
             method=method,
             headers={"Content-Type": "application/json", **(headers or {})},
         )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-                text = response.read().decode()
-        except urllib.error.HTTPError as err:
-            raise ApiError(err.code, err.read().decode(errors="replace")) from None
+        # A loaded 2-core machine can keep the api-server busy for a while: reads are retried.
+        attempts = 3 if method == "GET" else 1
+        for attempt in range(attempts):
+            try:
+                with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+                    text = response.read().decode()
+                break
+            except urllib.error.HTTPError as err:
+                raise ApiError(err.code, err.read().decode(errors="replace")) from None
+            except (TimeoutError, urllib.error.URLError):
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(2)
         return json.loads(text) if text else None
 
     def wait_for_dag(self, dag_id: str, timeout: float = 120.0) -> dict[str, Any]:
