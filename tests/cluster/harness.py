@@ -86,6 +86,9 @@ class ClusterConfig:
     users: Mapping[str, str] | None = None
     #: Extra environment for every component (connections, provider settings).
     env: Mapping[str, str] = field(default_factory=dict)
+    #: Start a broker of the cluster's own (``redis-server`` on a free port, component
+    #: ``redis``) instead of using ``ARP_REDIS_URL``: for tests that stop the broker.
+    own_broker: bool = False
 
 
 @dataclass
@@ -161,6 +164,7 @@ class AirflowCluster:
         self.redis_prefix = f"arp_{self.key}:"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.broker_url = f"redis://127.0.0.1:{free_port()}/0" if config.own_broker else REDIS_URL
         self.home = root / "airflow"
         self.components: dict[str, Component] = {}
         self.passwords: dict[str, str] = {}
@@ -193,7 +197,7 @@ class AirflowCluster:
                 "AIRFLOW__API__PORT": str(self.port),
                 "AIRFLOW__API__BASE_URL": self.url,
                 "AIRFLOW__API_AUTH__JWT_SECRET": self._jwt_secret,
-                "AIRFLOW__CELERY__BROKER_URL": REDIS_URL,
+                "AIRFLOW__CELERY__BROKER_URL": self.broker_url,
                 "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{self.database}",
                 "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX": self.redis_prefix,
                 "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.config.worker_concurrency),
@@ -243,6 +247,15 @@ class AirflowCluster:
         )
         if migrate.returncode != 0:
             raise RuntimeError(f"airflow db migrate failed:\n{migrate.stdout[-3000:]}\n{migrate.stderr[-3000:]}")
+        if self.config.own_broker:
+            port = self.broker_url.rsplit(":", 1)[1].split("/")[0]
+            self.components["redis"] = Component(
+                "redis",
+                ["redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                self.env,
+                self.root / "logs" / "redis.log",
+            )
+            self.components["redis"].start()
         self.components["api-server"] = self._component("api-server", "api-server", "--workers", "1")
         self.components["scheduler"] = self._component("scheduler", "scheduler", "--skip-serve-logs")
         self.components["dag-processor"] = self._component("dag-processor", "dag-processor")
@@ -252,7 +265,8 @@ class AirflowCluster:
             for i in range(1, self.config.workers + 1):
                 self.add_worker(f"worker{i}", start=False)
         for component in self.components.values():
-            component.start()
+            if not component.running():
+                component.start()
         self._wait_until(self._api_healthy, "the api-server to answer")
         if self.config.executor == "CeleryExecutor":
             for name in self.worker_names:
@@ -297,6 +311,9 @@ class AirflowCluster:
 
     def stop(self) -> None:
         """Stop every component by PID, drop the database and remove this cluster's Redis keys."""
+        if self.config.executor == "CeleryExecutor" and self.config.own_broker:
+            with contextlib.suppress(Exception):
+                self.delete_redis_keys()
         for component in reversed(list(self.components.values())):
             component.stop()
         if self._database_created:
@@ -310,7 +327,7 @@ class AirflowCluster:
     def redis_keys(self) -> list[bytes]:
         import redis
 
-        client = redis.Redis.from_url(REDIS_URL)
+        client = redis.Redis.from_url(self.broker_url)
         return list(client.scan_iter(match=f"{self.redis_prefix}*", count=1000))
 
     def delete_redis_keys(self) -> None:
@@ -318,7 +335,7 @@ class AirflowCluster:
 
         keys = self.redis_keys()
         if keys:
-            redis.Redis.from_url(REDIS_URL).delete(*keys)
+            redis.Redis.from_url(self.broker_url).delete(*keys)
 
     def _wait_until(self, check: Any, what: str, timeout: float = START_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
