@@ -20,11 +20,9 @@ Run: ``.venv/bin/python bench/batch_throughput.py [--rows 4000000] [--batch-size
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,11 +34,9 @@ from bench.batch_inference import (
     OUT,
     _quiet,
     _setup_env,
-    child_generate,
-    child_register,
     use_bytecode_cache,
 )
-from bench.child import child_main, load_average, run_child
+from bench.child import bench_parser, child_main, data_handlers, load_average, prepare, run_child
 
 TARGET = 0.7
 
@@ -125,17 +121,11 @@ def _mb(n: float) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=4_000_000)
-    parser.add_argument("--batch-size", type=int, default=100_000)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = bench_parser(__doc__ or "", rows=4_000_000, rounds=3).parse_args()
     use_bytecode_cache()
     if args.child:
         handlers = {
-            "generate": lambda path, rows: child_generate(Path(path), int(rows)),
-            "register": lambda work: child_register(Path(work)),
+            **data_handlers(),
             "export": child_export,
             "floor": child_floor,
             "ours": child_ours,
@@ -144,13 +134,8 @@ def main() -> int:
         return child_main(handlers, args.child)
 
     script = __file__
-    OUT.mkdir(exist_ok=True)
     source = OUT / f"features_{args.rows}.parquet"
-    if not source.exists():
-        run_child(script, ["generate", str(source), str(args.rows)])
-    work = Path(tempfile.mkdtemp(prefix="arp-bench-throughput-", dir=OUT))
-    run_child(script, ["register", str(work)])
-    run_child(script, ["export", str(work)])
+    work = prepare(script, [source], args.rows, "arp-bench-throughput-", "export")
     print(f"input: {source} ({args.rows:,} rows x {N_FEATURES} float64), batch size {args.batch_size:,}")
     print(f"before: {load_average()}")
     outputs = {name: str(work / f"pred_{name}.parquet") for name in ("floor", "ours")}

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from tests.conftest import REPO
-
+# Not tests.conftest.REPO: benchmarks import this module, and conftest configures Airflow for tests.
+REPO = Path(__file__).resolve().parents[2]
 PG_HOST = os.environ.get("ARP_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("ARP_PG_PORT", "5432"))
 PG_USER = os.environ.get("ARP_PG_USER", "postgres")
