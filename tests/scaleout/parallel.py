@@ -2,7 +2,7 @@
 
 Each task runs in a process forked from the test (an Airflow task is a process of its own;
 forking after mlflow and airflow are imported keeps 16 of them cheap). A barrier placed
-in front of one ``MlflowClient`` method makes every process reach the registry at the same
+in front of one method (a registry or database call) makes every process reach the registry at the same
 moment, which is where races live.
 """
 
@@ -23,9 +23,11 @@ def _child(
 ) -> None:
     try:
         if barrier_at is not None:
-            from mlflow import MlflowClient
+            from airflow.sdk.module_loading import import_string
 
-            original = getattr(MlflowClient, barrier_at)
+            owner_path, _, method = barrier_at.rpartition(".")
+            owner = import_string(owner_path)
+            original = getattr(owner, method)
 
             def lined_up(self: Any, *args: Any, **kwargs: Any) -> Any:
                 # A task that failed before the barrier breaks it: the others go on, unsynchronised.
@@ -33,7 +35,7 @@ def _child(
                     barrier.wait(timeout=TIMEOUT)
                 return original(self, *args, **kwargs)
 
-            setattr(MlflowClient, barrier_at, lined_up)
+            setattr(owner, method, lined_up)
         queue.put((index, True, task(index)))
     except BaseException as err:  # reported to the parent, whatever it is
         barrier.abort()
@@ -41,7 +43,11 @@ def _child(
 
 
 def run_parallel(task: Callable[[int], Any], n: int, *, barrier_at: str | None = None) -> list[tuple[bool, Any]]:
-    """Run ``task(i)`` for i in range(n) in n forked processes; return ``(ok, result or error)`` by i."""
+    """Run ``task(i)`` for i in range(n) in n forked processes; return ``(ok, result or error)`` by i.
+
+    ``barrier_at`` is a method's dotted path (``mlflow.MlflowClient.create_model_version``):
+    every process waits there until all have reached it.
+    """
     context = multiprocessing.get_context("fork")
     barrier = context.Barrier(n)
     queue: multiprocessing.Queue = context.Queue()
