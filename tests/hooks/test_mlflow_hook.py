@@ -47,13 +47,11 @@ def test_register_is_idempotent_and_never_overwrites(mlflow_registry: str, tmp_p
 
 
 def test_requirements_are_pinned_from_installed_versions(mlflow_registry: str, tmp_path: Path) -> None:
-    import mlflow.artifacts
     import sklearn
 
     hook = MlflowRegistryHook()
     hook.register_version("churn", _package(make_model_files(tmp_path), "1.0.0"))
-    with hook._client():
-        reqs = Path(mlflow.artifacts.download_artifacts("models:/churn/1/requirements.txt", dst_path=str(tmp_path)))
+    reqs = Path(hook.download_model("churn", "1", str(tmp_path / "dl")), "requirements.txt")
     assert f"scikit-learn=={sklearn.__version__}" in reqs.read_text().splitlines()
 
 
