@@ -196,3 +196,24 @@ def test_download_artifacts_takes_explicit_uris() -> None:
 
     params = inspect.signature(mlflow.artifacts.download_artifacts).parameters
     assert {"artifact_uri", "dst_path", "tracking_uri", "registry_uri"} <= set(params)
+
+
+def test_models_uris_are_resolved_through_the_global_registry_uri(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Why model_files.artifact_location resolves ``models:/…`` itself before downloading.
+
+    ``ModelsArtifactRepository`` looks the version up with ``mlflow.get_registry_uri()``,
+    ignoring the URIs ``download_artifacts`` is given.
+    """
+    import mlflow.artifacts
+
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    client = MlflowClient(uri, uri)
+    client.create_registered_model("m")
+    (tmp_path / "files").mkdir()
+    (tmp_path / "files" / "MLmodel").write_text("flavors: {}\n")
+    client.create_model_version("m", source=(tmp_path / "files").as_uri())
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    with pytest.raises(MlflowException, match="not found"):
+        mlflow.artifacts.download_artifacts(artifact_uri="models:/m/1", tracking_uri=uri, registry_uri=uri)

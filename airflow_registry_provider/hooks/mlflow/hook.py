@@ -36,7 +36,7 @@ from airflow_registry_provider.governance.grants import PRIVILEGES, Grant, Grant
 from airflow_registry_provider.hooks.base import ModelPackage, Predictor, RegistryHook, SourceInfo
 from airflow_registry_provider.hooks.mlflow import environment, errors, model_files, registration, validation
 from airflow_registry_provider.hooks.mlflow.grants import ALL_MODELS, AuthGrants
-from airflow_registry_provider.hooks.mlflow.lookup import Lookup, to_version
+from airflow_registry_provider.hooks.mlflow.lookup import Lookup, registry_client, to_version
 from airflow_registry_provider.hooks.mlflow.settings import BACKOFF_FACTOR, MlflowSettings
 from airflow_registry_provider.model_version import ModelVersion
 from airflow_registry_provider.naming import parse_semver, validate_mlflow_alias, validate_mlflow_model_name
@@ -130,16 +130,6 @@ class MlflowRegistryHook(RegistryHook):
         else:
             with self._errors(field):
                 yield self._rest_reads
-
-    @staticmethod
-    def _registry(client: MlflowClient) -> Any:
-        """The registry client behind ``client``, for writes on models with many versions.
-
-        MlflowClient's registry writes first fetch the whole registered model (all its
-        versions) to rule out prompts: on a model with 10,000 versions that costs ~50x the
-        write itself. This hook only manages registered models, so the check is skipped.
-        """
-        return client._get_registry_client()
 
     def test_connection(self) -> tuple[bool, str]:
         """Check that the registry answers; never creates a sqlite database."""
@@ -261,11 +251,11 @@ class MlflowRegistryHook(RegistryHook):
     def describe_source(self, source_uri: str) -> SourceInfo:
         from mlflow.models import Model
 
-        with self._client("model"), tempfile.TemporaryDirectory(prefix="arp-source-") as tmp:
+        with self._client("model") as client, tempfile.TemporaryDirectory(prefix="arp-source-") as tmp:
             local = source_uri
             if not os.path.isdir(source_uri):
                 try:
-                    local = model_files.download(source_uri, tmp, self.settings)
+                    local = model_files.download(client, source_uri, tmp, self.settings)
                 except Exception as err:
                     raise InvalidInputError("model", f"cannot fetch MLflow model {source_uri!r}: {err}") from err
             try:
@@ -285,26 +275,26 @@ class MlflowRegistryHook(RegistryHook):
     def set_alias(self, model_name: str, alias: str, version: str) -> None:
         model_name, alias = self.validate_model_name(model_name), self.validate_alias(alias)
         with self._client("alias") as client, self._lookup(client).not_found(model_name, version=str(version)):
-            self._registry(client).set_registered_model_alias(model_name, alias, str(version))
+            registry_client(client).set_registered_model_alias(model_name, alias, str(version))
 
     def delete_alias(self, model_name: str, alias: str) -> None:
         model_name, alias = self.validate_model_name(model_name), self.validate_alias(alias)
         with self._client("alias") as client, self._lookup(client).not_found(model_name, alias=alias):
-            self._registry(client).delete_registered_model_alias(model_name, alias)
+            registry_client(client).delete_registered_model_alias(model_name, alias)
 
     def set_version_tags(self, model_name: str, version: str, tags: Mapping[str, str]) -> None:
         checked = self.validate_tags(tags, "tags")
         model_name = self.validate_model_name(model_name)
         with self._client("tags") as client, self._lookup(client).not_found(model_name, version=str(version)):
             for key, value in checked.items():
-                self._registry(client).set_model_version_tag(model_name, str(version), key, value)
+                registry_client(client).set_model_version_tag(model_name, str(version), key, value)
 
     def set_model_tags(self, model_name: str, tags: Mapping[str, str]) -> None:
         checked = self.validate_tags(tags, "tags", level="model")
         model_name = self.validate_model_name(model_name)
         with self._client("tags") as client, self._lookup(client).not_found(model_name):
             for key, value in checked.items():
-                self._registry(client).set_registered_model_tag(model_name, key, value)
+                registry_client(client).set_registered_model_tag(model_name, key, value)
 
     def log_metrics(self, model_name: str, version: str, metrics: Mapping[str, float]) -> None:
         from mlflow.entities import Metric
@@ -320,25 +310,27 @@ class MlflowRegistryHook(RegistryHook):
                 )
             else:  # a version registered without a run: keep the values on the version itself
                 for key, value in values.items():
-                    self._registry(client).set_model_version_tag(mv.name, str(mv.version), f"metric.{key}", repr(value))
+                    registry_client(client).set_model_version_tag(
+                        mv.name, str(mv.version), f"metric.{key}", repr(value)
+                    )
 
     def set_description(self, model_name: str, version: str, description: str) -> None:
         description = validation.validate_description(description) or ""
         model_name = self.validate_model_name(model_name)
         with self._client("description") as client, self._lookup(client).not_found(model_name, version=str(version)):
-            self._registry(client).update_model_version(model_name, str(version), description=description)
+            registry_client(client).update_model_version(model_name, str(version), description=description)
 
     def transition_stage(self, model_name: str, version: str, stage: str, *, archive_existing: bool) -> None:
         model_name = self.validate_model_name(model_name)
         with self._client("stage") as client, self._lookup(client).not_found(model_name, version=str(version)):
-            self._registry(client).transition_model_version_stage(
+            registry_client(client).transition_model_version_stage(
                 model_name, str(version), stage, archive_existing_versions=archive_existing
             )
 
     def delete_version(self, model_name: str, version: str) -> None:
         model_name = self.validate_model_name(model_name)
         with self._client() as client, self._lookup(client).not_found(model_name, version=str(version)):
-            self._registry(client).delete_model_version(model_name, str(version))
+            registry_client(client).delete_model_version(model_name, str(version))
 
     # -- inference -------------------------------------------------------------------
     def download_model(self, model_name: str, version: str, dst_dir: str, *, allow_unverified: bool = False) -> str:
@@ -346,7 +338,7 @@ class MlflowRegistryHook(RegistryHook):
         with self._client() as client:
             mv = self._version_entity(client, model_name, version)
             return model_files.download_verified(
-                self._registry(client), mv, dst_dir, self.settings, allow_unverified=allow_unverified, log=self.log
+                client, mv, dst_dir, self.settings, allow_unverified=allow_unverified, log=self.log
             )
 
     def load_model(self, model_name: str, version: str, *, allow_unverified: bool = False) -> Predictor:
@@ -370,7 +362,7 @@ class MlflowRegistryHook(RegistryHook):
     def input_schema(self, model_name: str, version: str) -> list[tuple[str, str]] | None:
         with self._client() as client:
             mv = self._version_entity(client, model_name, version)
-            return model_files.signature_columns(self._registry(client), mv, self.settings, log=self.log)
+            return model_files.signature_columns(client, mv, self.settings, log=self.log)
 
     # -- artifacts -------------------------------------------------------------------
     def _run_id(self, reads: Any, model_name: str, version: str) -> str:

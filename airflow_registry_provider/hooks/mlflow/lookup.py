@@ -29,6 +29,16 @@ if TYPE_CHECKING:
 _NOT_FOUND = (errors.RESOURCE_DOES_NOT_EXIST, errors.INVALID_PARAMETER_VALUE)
 
 
+def registry_client(client: Any) -> Any:
+    """The registry client behind an ``MlflowClient``, for calls on models with many versions.
+
+    MlflowClient's registry writes (and its download-URI lookup) first fetch the whole
+    registered model, all its versions, to rule out prompts: on a model with 10,000
+    versions that costs ~50x the call itself. The hook only manages registered models.
+    """
+    return client._get_registry_client()
+
+
 def to_version(
     mv: MlflowModelVersion,
     metrics: Mapping[str, float] | None = None,

@@ -16,6 +16,7 @@ from airflow_registry_provider import integrity
 from airflow_registry_provider import tags as tag_keys
 from airflow_registry_provider.artifacts import FILE_FLAVORS
 from airflow_registry_provider.exceptions import IntegrityError, UnsupportedOperationError
+from airflow_registry_provider.hooks.mlflow.lookup import registry_client
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion as MlflowModelVersion
@@ -30,25 +31,54 @@ def describe(mv: MlflowModelVersion) -> str:
     return f"version {mv.version} of {mv.name!r}"
 
 
-def download(uri: str, dst_dir: str, settings: MlflowSettings) -> str:
+def artifact_location(client: Any, uri: str) -> str:
+    """Where a ``models:/…`` URI's files are; other URIs as they are.
+
+    MLflow's own resolution of ``models:/`` URIs (``ModelsArtifactRepository``) asks the
+    process-global registry URI, whatever tracking URI it is given; this asks ``client``.
+    """
+    if not uri.startswith("models:/"):
+        return uri
+    path = uri.removeprefix("models:/")
+    if path.startswith("m-"):
+        model_id, _, rest = path.partition("/")
+        base = client.get_logged_model(model_id).artifact_location
+    else:
+        name, at, alias_rest = path.partition("@")
+        if at:
+            alias, _, rest = alias_rest.partition("/")
+            version = client.get_model_version_by_alias(name, alias).version
+        else:
+            name, _, version_rest = path.partition("/")
+            version, _, rest = version_rest.partition("/")
+        base = registry_client(client).get_model_version_download_uri(name, str(version))
+    return f"{base.rstrip('/')}/{rest}" if rest else base
+
+
+def download(client: Any, uri: str, dst_dir: str, settings: MlflowSettings) -> str:
     """Download an artifact URI (file or directory) into ``dst_dir``; return the local path."""
     import mlflow.artifacts
 
     return mlflow.artifacts.download_artifacts(
-        artifact_uri=uri, dst_path=dst_dir, tracking_uri=settings.tracking_uri, registry_uri=settings.registry_uri
+        artifact_uri=artifact_location(client, uri),
+        dst_path=dst_dir,
+        tracking_uri=settings.tracking_uri,
+        registry_uri=settings.registry_uri,
     )
 
 
-def read_text(uri: str, settings: MlflowSettings) -> str:
-    with tempfile.TemporaryDirectory(prefix="arp-manifest-") as tmp, open(download(uri, tmp, settings)) as fh:
+def read_text(client: Any, uri: str, settings: MlflowSettings) -> str:
+    with tempfile.TemporaryDirectory(prefix="arp-manifest-") as tmp, open(download(client, uri, tmp, settings)) as fh:
         return fh.read()
 
 
 def version_manifest(
-    mv: MlflowModelVersion, settings: MlflowSettings, *, allow_unverified: bool, log: Any
+    client: Any, mv: MlflowModelVersion, settings: MlflowSettings, *, allow_unverified: bool, log: Any
 ) -> dict[str, str] | None:
     """The manifest of ``mv``; None only for a version without one when ``allow_unverified``."""
-    manifest = integrity.recorded_manifest(mv.tags, what=describe(mv), fetch=lambda uri: read_text(uri, settings))
+    manifest = integrity.recorded_manifest(
+        mv.tags, what=describe(mv), fetch=lambda uri: read_text(client, uri, settings)
+    )
     if manifest is not None:
         return manifest
     if not allow_unverified:
@@ -77,10 +107,10 @@ def download_verified(
     Returns the model directory. Raises :class:`IntegrityError` naming the version and
     the file when a file differs from the manifest (or is missing, or is not in it).
     """
-    manifest = version_manifest(mv, settings, allow_unverified=allow_unverified, log=log)
-    uri = client.get_model_version_download_uri(mv.name, str(mv.version))
+    manifest = version_manifest(client, mv, settings, allow_unverified=allow_unverified, log=log)
+    uri = registry_client(client).get_model_version_download_uri(mv.name, str(mv.version))
     os.makedirs(dst_dir, exist_ok=True)
-    local = download(uri, tempfile.mkdtemp(prefix=f"v{mv.version}-", dir=dst_dir), settings)
+    local = download(client, uri, tempfile.mkdtemp(prefix=f"v{mv.version}-", dir=dst_dir), settings)
     if manifest is not None:
         integrity.verify_files(local, manifest, what=describe(mv))
     return local
@@ -96,10 +126,10 @@ def signature_columns(
     """
     from mlflow.models import Model
 
-    manifest = version_manifest(mv, settings, allow_unverified=True, log=log)
-    uri = client.get_model_version_download_uri(mv.name, str(mv.version))
+    manifest = version_manifest(client, mv, settings, allow_unverified=True, log=log)
+    uri = registry_client(client).get_model_version_download_uri(mv.name, str(mv.version))
     with tempfile.TemporaryDirectory(prefix="arp-mlmodel-") as tmp:
-        path = download(f"{uri.rstrip('/')}/{MLMODEL}", tmp, settings)
+        path = download(client, f"{uri.rstrip('/')}/{MLMODEL}", tmp, settings)
         if manifest is not None:
             integrity.verify_file(path, MLMODEL, manifest, what=describe(mv))
         signature = Model.load(path).signature

@@ -166,14 +166,14 @@ def _stage_stored(hook: MlflowRegistryHook, client: MlflowClient, uri: str, work
 
     try:
         stored = _stored_source(client, uri, local_store=not hook.is_server)
-        local = model_files.download(stored.source, os.path.join(workdir, "source"), hook.settings)
+        local = model_files.download(client, stored.source, os.path.join(workdir, "source"), hook.settings)
     except MlflowException as err:
         if err.error_code not in (errors.RESOURCE_DOES_NOT_EXIST, errors.INVALID_PARAMETER_VALUE):
             raise
         raise InvalidInputError("model", f"cannot use {uri!r}: {_short(err)}") from err
     what = f"source {uri}"
     recorded = integrity.recorded_manifest(
-        stored.tags, what=what, fetch=lambda text_uri: model_files.read_text(text_uri, hook.settings)
+        stored.tags, what=what, fetch=lambda text_uri: model_files.read_text(client, text_uri, hook.settings)
     )
     if recorded is not None:
         integrity.verify_files(local, recorded, what=what)
