@@ -196,6 +196,14 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], Any], type[Exception], str]] =
         "version",
     ),
     ("delete version", lambda r: r["hook"].delete_version("m", "99"), VersionNotFoundError, "version"),
+    (
+        "stage value",
+        lambda r: r["hook"].transition_stage("m", "1", "Bogus", archive_existing=False),
+        InvalidInputError,
+        "stage",
+    ),
+    ("alias version id", lambda r: r["hook"].set_alias("m", "champion", "abc"), VersionNotFoundError, "version"),
+    ("tag version id", lambda r: r["hook"].set_version_tags("m", "1.0", {"k": "v"}), VersionNotFoundError, "version"),
     ("load version", lambda r: r["hook"].load_model("m", "99"), VersionNotFoundError, "version"),
     ("load model", lambda r: r["hook"].load_model("nope", "1"), ModelNotFoundError, "model_name"),
     ("schema version", lambda r: r["hook"].input_schema("m", "99"), VersionNotFoundError, "version"),
@@ -286,10 +294,14 @@ def test_connection_test_on_a_registry(registry: dict[str, Any]) -> None:
     assert ok and "Connected" in message
 
 
-def test_bad_connection_extras(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [({"max_retries": "many"}, "max_retries"), ({"timeout": 0}, "timeout"), ({"max_retries": -1}, "max_retries")],
+)
+def test_bad_connection_extras(monkeypatch: pytest.MonkeyPatch, extra: dict[str, Any], key: str) -> None:
     monkeypatch.setenv(
         "AIRFLOW_CONN_MLFLOW_X",
-        json.dumps({"conn_type": "mlflow_registry", "extra": {"tracking_uri": "http://x:1", "max_retries": "many"}}),
+        json.dumps({"conn_type": "mlflow_registry", "extra": {"tracking_uri": "http://x:1", **extra}}),
     )
-    with pytest.raises(InvalidInputError, match="registry_conn_id: .*max_retries"):
+    with pytest.raises(InvalidInputError, match=f"registry_conn_id: .*{key}"):
         MlflowRegistryHook("mlflow_x").get_version("m", "1")

@@ -51,6 +51,24 @@ def test_explicit_request_functions() -> None:
     assert {"host_creds", "endpoint", "method", "max_retries", "backoff_factor", "timeout"} <= set(params)
     assert list(inspect.signature(verify_rest_response).parameters)[:2] == ["response", "endpoint"]
     assert callable(message_to_json) and callable(parse_dict)
+    from mlflow.entities import Run
+    from mlflow.entities.model_registry import ModelVersion, RegisteredModel
+    from mlflow.protos import model_registry_pb2 as registry
+    from mlflow.protos.service_pb2 import GetRun
+    from mlflow.store.entities.paged_list import PagedList
+
+    for message in (
+        registry.GetModelVersion,
+        registry.GetModelVersionByAlias,
+        registry.SearchModelVersions,
+        registry.SearchRegisteredModels,
+        GetRun,
+    ):
+        assert message.Response  # the response message RestReads parses into
+    for entity in (ModelVersion, RegisteredModel, Run):
+        assert callable(entity.from_proto)
+    assert PagedList([1], "token").token == "token"
+    assert "next_page_token" in registry.SearchModelVersions.Response.DESCRIPTOR.fields_by_name
     creds = get_default_host_creds("http://127.0.0.1:1")
     assert isinstance(creds, MlflowHostCreds)
     creds.username, creds.password = "u", "p"  # plain attributes the request reads

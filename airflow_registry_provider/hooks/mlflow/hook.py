@@ -36,7 +36,7 @@ from airflow_registry_provider.governance.grants import PRIVILEGES, Grant, Grant
 from airflow_registry_provider.hooks.base import ModelPackage, Predictor, RegistryHook, SourceInfo
 from airflow_registry_provider.hooks.mlflow import environment, errors, model_files, registration, validation
 from airflow_registry_provider.hooks.mlflow.grants import ALL_MODELS, AuthGrants
-from airflow_registry_provider.hooks.mlflow.lookup import Lookup, registry_client, to_version
+from airflow_registry_provider.hooks.mlflow.lookup import WRITE_NOT_FOUND, Lookup, registry_client, to_version
 from airflow_registry_provider.hooks.mlflow.settings import BACKOFF_FACTOR, MlflowSettings
 from airflow_registry_provider.model_version import ModelVersion
 from airflow_registry_provider.naming import parse_semver, validate_mlflow_alias, validate_mlflow_model_name
@@ -46,8 +46,6 @@ if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion as MlflowModelVersion
 
     from airflow_registry_provider.hooks.mlflow.rest import RestReads
-
-_NOT_FOUND = (errors.RESOURCE_DOES_NOT_EXIST, errors.INVALID_PARAMETER_VALUE)
 
 
 class MlflowRegistryHook(RegistryHook):
@@ -123,7 +121,11 @@ class MlflowRegistryHook(RegistryHook):
 
     @contextmanager
     def _reading(self, field: str | None = None) -> Iterator[Any]:
-        """Something with ``MlflowClient``'s read methods that writes no process-global state."""
+        """Something with ``MlflowClient``'s read methods.
+
+        For a server (both URIs) or a local store it writes no process-global state; only a
+        local tracking store with a remote registry (or the reverse) reads inside a scope.
+        """
         if self._rest_reads is None:
             with self._client(field) as client:
                 yield client
@@ -168,6 +170,16 @@ class MlflowRegistryHook(RegistryHook):
     # -- reads -----------------------------------------------------------------------
     def _lookup(self, reads: Any) -> Lookup:
         return Lookup(reads, f"the MLflow registry at {self.settings.display_uri}")
+
+    @contextmanager
+    def _writing(
+        self, field: str | None, model_name: str, *, version: str | None = None, alias: str | None = None
+    ) -> Iterator[MlflowClient]:
+        """The client for a write on ``model_name`` (and ``version``/``alias``), with typed not-found errors."""
+        with self._client(field) as client:
+            lookup = self._lookup(client)
+            with lookup.not_found(model_name, version=version, alias=alias, codes=WRITE_NOT_FOUND):
+                yield client
 
     def _version_entity(self, reads: Any, model_name: str, version: str) -> MlflowModelVersion:
         return self._lookup(reads).version(self.validate_model_name(model_name), version)
@@ -274,25 +286,25 @@ class MlflowRegistryHook(RegistryHook):
 
     def set_alias(self, model_name: str, alias: str, version: str) -> None:
         model_name, alias = self.validate_model_name(model_name), self.validate_alias(alias)
-        with self._client("alias") as client, self._lookup(client).not_found(model_name, version=str(version)):
+        with self._writing("alias", model_name, version=str(version)) as client:
             registry_client(client).set_registered_model_alias(model_name, alias, str(version))
 
     def delete_alias(self, model_name: str, alias: str) -> None:
         model_name, alias = self.validate_model_name(model_name), self.validate_alias(alias)
-        with self._client("alias") as client, self._lookup(client).not_found(model_name, alias=alias):
+        with self._writing("alias", model_name, alias=alias) as client:
             registry_client(client).delete_registered_model_alias(model_name, alias)
 
     def set_version_tags(self, model_name: str, version: str, tags: Mapping[str, str]) -> None:
         checked = self.validate_tags(tags, "tags")
         model_name = self.validate_model_name(model_name)
-        with self._client("tags") as client, self._lookup(client).not_found(model_name, version=str(version)):
+        with self._writing("tags", model_name, version=str(version)) as client:
             for key, value in checked.items():
                 registry_client(client).set_model_version_tag(model_name, str(version), key, value)
 
     def set_model_tags(self, model_name: str, tags: Mapping[str, str]) -> None:
         checked = self.validate_tags(tags, "tags", level="model")
         model_name = self.validate_model_name(model_name)
-        with self._client("tags") as client, self._lookup(client).not_found(model_name):
+        with self._writing("tags", model_name) as client:
             for key, value in checked.items():
                 registry_client(client).set_registered_model_tag(model_name, key, value)
 
@@ -317,19 +329,19 @@ class MlflowRegistryHook(RegistryHook):
     def set_description(self, model_name: str, version: str, description: str) -> None:
         description = validation.validate_description(description) or ""
         model_name = self.validate_model_name(model_name)
-        with self._client("description") as client, self._lookup(client).not_found(model_name, version=str(version)):
+        with self._writing("description", model_name, version=str(version)) as client:
             registry_client(client).update_model_version(model_name, str(version), description=description)
 
     def transition_stage(self, model_name: str, version: str, stage: str, *, archive_existing: bool) -> None:
         model_name = self.validate_model_name(model_name)
-        with self._client("stage") as client, self._lookup(client).not_found(model_name, version=str(version)):
+        with self._writing("stage", model_name, version=str(version)) as client:
             registry_client(client).transition_model_version_stage(
                 model_name, str(version), stage, archive_existing_versions=archive_existing
             )
 
     def delete_version(self, model_name: str, version: str) -> None:
         model_name = self.validate_model_name(model_name)
-        with self._client() as client, self._lookup(client).not_found(model_name, version=str(version)):
+        with self._writing(None, model_name, version=str(version)) as client:
             registry_client(client).delete_model_version(model_name, str(version))
 
     # -- inference -------------------------------------------------------------------

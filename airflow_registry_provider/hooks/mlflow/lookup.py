@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion as MlflowModelVersion
 
 _NOT_FOUND = (errors.RESOURCE_DOES_NOT_EXIST, errors.INVALID_PARAMETER_VALUE)
+#: What a write reports for a missing model or version.
+WRITE_NOT_FOUND = (errors.RESOURCE_DOES_NOT_EXIST,)
 
 
 def registry_client(client: Any) -> Any:
@@ -87,21 +89,33 @@ class Lookup:
         return VersionNotFoundError("version", f"version {version!r} of model {model_name!r} does not exist")
 
     @contextmanager
-    def not_found(self, model_name: str, *, version: str | None = None, alias: str | None = None) -> Iterator[None]:
-        """Raise the typed error when MLflow reports the model, version or alias missing."""
+    def not_found(
+        self,
+        model_name: str,
+        *,
+        version: str | None = None,
+        alias: str | None = None,
+        codes: tuple[str, ...] = _NOT_FOUND,
+    ) -> Iterator[None]:
+        """Raise the typed error when MLflow reports the model, version or alias missing.
+
+        Writes pass ``codes=(RESOURCE_DOES_NOT_EXIST,)``: their INVALID_PARAMETER_VALUE
+        blames a value (a stage, a tag), which the hook reports under its field. A version
+        id that is not a number is reported as a missing version before anything is asked.
+        """
         from mlflow.exceptions import MlflowException
 
+        if version is not None and not (version.isascii() and version.isdigit()):  # ids are positive integers
+            raise self.missing(model_name, version=version)
         try:
             yield
         except MlflowException as err:
-            if errors.error_code(err) not in _NOT_FOUND:
+            if errors.error_code(err) not in codes:
                 raise
             raise self.missing(model_name, version=version, alias=alias) from err
 
     def version(self, model_name: str, version: str) -> MlflowModelVersion:
         version = str(version)
-        if not (version.isascii() and version.isdigit()):  # MLflow version ids are positive integers
-            raise self.missing(model_name, version=version)
         with self.not_found(model_name, version=version):
             return self.reads.get_model_version(model_name, version)
 

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import importlib
 import os
+import random
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_registry_provider import integrity
 from airflow_registry_provider import tags as tag_keys
-from airflow_registry_provider.exceptions import InvalidInputError
+from airflow_registry_provider.exceptions import InvalidInputError, VersionConflictError
 from airflow_registry_provider.hooks.mlflow import errors, model_files
+from airflow_registry_provider.hooks.mlflow.lookup import registry_client
 from airflow_registry_provider.hooks.mlflow.validation import MAX_RUN_NAME_LENGTH, validate_description
 
 if TYPE_CHECKING:
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
 MANIFEST_DIR = "airflow_registry/manifests"
 _PLACEHOLDER_RUN_ID = "0" * 32  # run ids are 32 hex characters
 _MESSAGE_CHARS = 500
+_CREATE_COLLISION = "Model Version creation error"
+_CREATE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -180,6 +184,41 @@ def _stage_stored(hook: MlflowRegistryHook, client: MlflowClient, uri: str, work
     return stored, local
 
 
+def _create_model_version(client: MlflowClient, model_name: str, **kwargs: Any) -> MlflowModelVersion:
+    """``create_model_version``, converging on one version per version name.
+
+    MLflow numbers versions MAX+1 and gives up when concurrent creations keep colliding
+    (mlflow/mlflow#22635): nothing was created then, so it is retried. Its HTTP client
+    also retries a POST whose response was lost, which can create the version twice; the
+    lowest-numbered version with this version name is kept and any later one removed.
+    """
+    from mlflow.exceptions import MlflowException
+
+    for attempt in range(_CREATE_ATTEMPTS):
+        try:
+            mv = client.create_model_version(name=model_name, **kwargs)
+            break
+        except MlflowException as err:
+            if _CREATE_COLLISION not in str(err) or attempt == _CREATE_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0.05, 0.25) * (attempt + 1))  # noqa: S311 - jitter, not a secret
+    version_name = kwargs["tags"].get(tag_keys.VERSION_NAME)
+    if version_name is None:
+        return mv
+    query = f"name = '{model_name}' and tags.`{tag_keys.VERSION_NAME}` = '{version_name}'"
+    first = min(client.search_model_versions(query), key=lambda found: int(found.version), default=mv)
+    if int(first.version) >= int(mv.version):
+        return mv
+    registry_client(client).delete_model_version(model_name, str(mv.version))
+    if first.tags.get(tag_keys.ARTIFACT_SHA256) != mv.tags.get(tag_keys.ARTIFACT_SHA256):
+        raise VersionConflictError(
+            "version_name",
+            f"{version_name!r} of model {model_name!r} was registered at the same time with another artifact "
+            f"(version {first.version}); versions are never overwritten, choose a new version_name",
+        )
+    return first
+
+
 def _experiment_id(client: MlflowClient, settings: MlflowSettings) -> str:
     experiment = client.get_experiment_by_name(settings.experiment_name)
     if experiment is not None:
@@ -268,8 +307,9 @@ def write(
     except MlflowException as err:
         if err.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
-    mv = client.create_model_version(
-        name=model_name,
+    mv = _create_model_version(
+        client,
+        model_name,
         source=source,
         run_id=run_id,
         tags=version_tags,

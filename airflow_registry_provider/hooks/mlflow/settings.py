@@ -24,15 +24,16 @@ DEFAULT_TIMEOUT = 30
 BACKOFF_FACTOR = 1
 
 
-def _non_negative_int(conn_id: str, extra: dict[str, Any], key: str, default: int) -> int:
+def _whole_number(conn_id: str, extra: dict[str, Any], key: str, default: int, minimum: int) -> int:
     value = extra.get(key, default)
     try:
         number = int(value)
     except (TypeError, ValueError):
-        number = -1
-    if isinstance(value, bool) or number < 0:
+        number = minimum - 1
+    if isinstance(value, bool) or number < minimum or (isinstance(value, float) and not value.is_integer()):
         raise InvalidInputError(
-            "registry_conn_id", f"connection {conn_id!r}: extra {key!r} must be a non-negative integer, got {value!r}"
+            "registry_conn_id",
+            f"connection {conn_id!r}: extra {key!r} must be a whole number >= {minimum}, got {value!r}",
         )
     return number
 
@@ -69,8 +70,8 @@ class MlflowSettings:
             registry_uri=extra.get("registry_uri") or tracking_uri,
             artifact_location=extra.get("artifact_location"),
             experiment_name=extra.get("experiment_name") or DEFAULT_EXPERIMENT,
-            max_retries=_non_negative_int(conn_id, extra, "max_retries", DEFAULT_MAX_RETRIES),
-            timeout=_non_negative_int(conn_id, extra, "timeout", DEFAULT_TIMEOUT),
+            max_retries=_whole_number(conn_id, extra, "max_retries", DEFAULT_MAX_RETRIES, 0),
+            timeout=_whole_number(conn_id, extra, "timeout", DEFAULT_TIMEOUT, 1),
             login=conn.login or None,
             password=conn.password or None,
             workspace=extra.get("workspace") or "default",
