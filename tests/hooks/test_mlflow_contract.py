@@ -235,3 +235,19 @@ def test_models_uris_are_resolved_through_the_global_registry_uri(
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'elsewhere.db'}")
     with pytest.raises(MlflowException, match="not found"):
         mlflow.artifacts.download_artifacts(artifact_uri="models:/m/1", tracking_uri=uri, registry_uri=uri)
+
+
+def test_version_creation_collisions_and_post_retries() -> None:
+    """Why registration retries one error message and removes a duplicate version.
+
+    The SQL registry numbers versions MAX+1 and gives up with this message after its own
+    retries (mlflow/mlflow#22635); MLflow's HTTP session retries every method, POST included.
+    """
+    from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore
+    from mlflow.utils import request_utils
+
+    from airflow_registry_provider.hooks.mlflow import registration
+
+    assert registration._CREATE_COLLISION in inspect.getsource(SqlAlchemyStore.create_model_version)
+    source = inspect.getsource(request_utils)
+    assert 'retry_kwargs["allowed_methods"] = None' in source

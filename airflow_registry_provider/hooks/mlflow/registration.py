@@ -264,32 +264,43 @@ def prepare(
     )
 
 
+def _upload(
+    hook: MlflowRegistryHook, client: MlflowClient, experiment_id: str, run_id: str, model_dir: str
+) -> tuple[str, str | None, str]:
+    """Store ``model_dir`` as a logged model of the run: (version source, version model_id, logged model id)."""
+    from mlflow.entities import LoggedModelOutput, LoggedModelStatus
+
+    logged = client.create_logged_model(experiment_id, name="model", source_run_id=run_id)
+    client.log_model_artifacts(logged.model_id, model_dir)
+    client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
+    client.log_outputs(run_id, [LoggedModelOutput(logged.model_id, step=0)])
+    if hook.is_server:
+        return f"models:/{logged.model_id}", logged.model_id, logged.model_id
+    return logged.artifact_location, None, logged.model_id  # see _stored_source
+
+
 def write(
     hook: MlflowRegistryHook, client: MlflowClient, model_name: str, prepared: Prepared, log: Any
 ) -> MlflowModelVersion:
     """Create the run, the logged model and its files, then the version with all its tags."""
-    from mlflow.entities import LoggedModelOutput, LoggedModelStatus, Metric
+    from mlflow.entities import Metric
     from mlflow.exceptions import MlflowException
 
     experiment_id = _experiment_id(client, hook.settings)
     stored = prepared.stored
+    run_id = stored.run_id if stored is not None else None
+    # A run of our own holds uploaded files, and metrics or a long manifest of a source without one.
+    created_run = run_id is None and (stored is None or bool(prepared.metrics) or prepared.manifest_file)
+    if created_run:
+        run_id = client.create_run(experiment_id, run_name=prepared.run_name, tags=prepared.run_tags).info.run_id
+    metrics_model_id: str | None
     if stored is None:
         assert prepared.model_dir is not None
-        run_id = client.create_run(experiment_id, run_name=prepared.run_name, tags=prepared.run_tags).info.run_id
-        logged = client.create_logged_model(experiment_id, name="model", source_run_id=run_id)
-        client.log_model_artifacts(logged.model_id, prepared.model_dir)
-        client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
-        client.log_outputs(run_id, [LoggedModelOutput(logged.model_id, step=0)])
-        metrics_model_id: str | None = logged.model_id
-        if hook.is_server:
-            source, model_id = f"models:/{logged.model_id}", logged.model_id
-        else:  # see _stored_source
-            source, model_id = logged.artifact_location, None
+        assert run_id is not None
+        source, model_id, metrics_model_id = _upload(hook, client, experiment_id, run_id, prepared.model_dir)
     else:
-        source, run_id, model_id = stored.source, stored.run_id, stored.model_id
+        source, model_id = stored.source, stored.model_id
         metrics_model_id = model_id
-        if run_id is None and (prepared.metrics or prepared.manifest_file):
-            run_id = client.create_run(experiment_id, run_name=prepared.run_name, tags=prepared.run_tags).info.run_id
     version_tags = dict(prepared.version_tags)
     if prepared.manifest_file:
         assert run_id is not None
@@ -300,7 +311,7 @@ def write(
         now = int(time.time() * 1000)
         metrics = [Metric(key, value, now, 0, model_id=metrics_model_id) for key, value in prepared.metrics.items()]
         client.log_batch(run_id, metrics=metrics)
-    if stored is None:
+    if created_run and run_id is not None:
         client.set_terminated(run_id)
     try:
         client.create_registered_model(model_name)
