@@ -139,6 +139,15 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], Any], type[Exception], str]] =
     ("source alias", _source("missing_alias"), InvalidInputError, "model"),
     ("source run", _source("missing_run"), InvalidInputError, "model"),
     ("source dtypes", _source("directory"), InvalidInputError, "sample_input"),
+    ("describe model", lambda r: r["hook"].describe_source("models:/nope/1"), InvalidInputError, "model"),
+    ("describe alias", lambda r: r["hook"].describe_source("models:/m@ghost"), InvalidInputError, "model"),
+    (
+        "describe run",
+        lambda r: r["hook"].describe_source("runs:/0123456789abcdef0123456789abcdef/model"),
+        InvalidInputError,
+        "model",
+    ),
+    ("describe file", lambda r: r["hook"].describe_source(str(r["root"])), InvalidInputError, "model"),
     # reads and writes that name what does not exist
     ("model", lambda r: r["hook"].get_version("nope", "1"), ModelNotFoundError, "model_name"),
     ("version", lambda r: r["hook"].get_version("m", "99"), VersionNotFoundError, "version"),

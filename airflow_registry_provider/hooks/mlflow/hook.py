@@ -266,10 +266,8 @@ class MlflowRegistryHook(RegistryHook):
         with self._client("model") as client, tempfile.TemporaryDirectory(prefix="arp-source-") as tmp:
             local = source_uri
             if not os.path.isdir(source_uri):
-                try:
+                with model_files.source_errors(source_uri):
                     local = model_files.download(client, source_uri, tmp, self.settings)
-                except Exception as err:
-                    raise InvalidInputError("model", f"cannot fetch MLflow model {source_uri!r}: {err}") from err
             try:
                 mlmodel = Model.load(local)
             except Exception as err:

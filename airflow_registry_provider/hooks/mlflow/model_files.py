@@ -10,12 +10,15 @@ from __future__ import annotations
 import importlib
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from airflow_registry_provider import integrity
 from airflow_registry_provider import tags as tag_keys
 from airflow_registry_provider.artifacts import FILE_FLAVORS
-from airflow_registry_provider.exceptions import IntegrityError, UnsupportedOperationError
+from airflow_registry_provider.exceptions import IntegrityError, InvalidInputError, UnsupportedOperationError
+from airflow_registry_provider.hooks.mlflow import errors
 from airflow_registry_provider.hooks.mlflow.lookup import registry_client
 
 if TYPE_CHECKING:
@@ -65,6 +68,24 @@ def download(client: Any, uri: str, dst_dir: str, settings: MlflowSettings) -> s
         tracking_uri=settings.tracking_uri,
         registry_uri=settings.registry_uri,
     )
+
+
+@contextmanager
+def source_errors(uri: str) -> Iterator[None]:
+    """A model URI that names nothing (no such model, version, alias, run or file) is the user's error.
+
+    Anything else (server down, 5xx) is raised as it is, to be retried.
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except MlflowException as err:
+        if errors.error_code(err) not in (errors.RESOURCE_DOES_NOT_EXIST, errors.INVALID_PARAMETER_VALUE):
+            raise
+        raise InvalidInputError("model", f"cannot fetch MLflow model {uri!r}: {err.message}") from err
+    except FileNotFoundError as err:
+        raise InvalidInputError("model", f"cannot fetch MLflow model {uri!r}: {err}") from err
 
 
 def read_text(client: Any, uri: str, settings: MlflowSettings) -> str:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_registry_provider import integrity
 from airflow_registry_provider import tags as tag_keys
 from airflow_registry_provider.exceptions import InvalidInputError, VersionConflictError
-from airflow_registry_provider.hooks.mlflow import errors, model_files
+from airflow_registry_provider.hooks.mlflow import model_files
 from airflow_registry_provider.hooks.mlflow.lookup import registry_client
 from airflow_registry_provider.hooks.mlflow.validation import MAX_RUN_NAME_LENGTH, validate_description
 
@@ -166,15 +166,9 @@ def _stored_source(client: MlflowClient, uri: str, *, local_store: bool) -> Stor
 
 def _stage_stored(hook: MlflowRegistryHook, client: MlflowClient, uri: str, workdir: str) -> tuple[StoredSource, str]:
     """Resolve a stored source and download its files (verified when it is a version with a manifest)."""
-    from mlflow.exceptions import MlflowException
-
-    try:
+    with model_files.source_errors(uri):
         stored = _stored_source(client, uri, local_store=not hook.is_server)
         local = model_files.download(client, stored.source, os.path.join(workdir, "source"), hook.settings)
-    except MlflowException as err:
-        if err.error_code not in (errors.RESOURCE_DOES_NOT_EXIST, errors.INVALID_PARAMETER_VALUE):
-            raise
-        raise InvalidInputError("model", f"cannot use {uri!r}: {_short(err)}") from err
     what = f"source {uri}"
     recorded = integrity.recorded_manifest(
         stored.tags, what=what, fetch=lambda text_uri: model_files.read_text(client, text_uri, hook.settings)
@@ -232,6 +226,7 @@ def prepare(
     """Check and stage ``package``; nothing is written to the registry."""
     metrics = hook.validate_metrics(package.metrics, "metrics")
     description = validate_description(package.description)
+    user_tags = hook.validate_tags(package.tags, "tags")
     stored = None
     model_dir: str | None = None
     if package.model is not None:
@@ -249,12 +244,11 @@ def prepare(
         raise InvalidInputError("model", "give a model or a source URI")
     manifest_file = len(integrity.manifest_text(manifest)) > hook.max_version_tag_length
     stored_at = f"runs:/{_PLACEHOLDER_RUN_ID}/{_manifest_path(manifest)}" if manifest_file else None
-    version_tags = hook.validate_tags({**package.tags, **integrity.manifest_tags(manifest, stored_at)}, "tags")
-    run_tags = {k: v for k, v in package.tags.items() if k != tag_keys.VERSION_NAME}
+    version_tags = {**user_tags, **hook.validate_tags(integrity.manifest_tags(manifest, stored_at), "tags")}
     return Prepared(
         manifest=manifest,
         version_tags=version_tags,
-        run_tags=hook.validate_tags(run_tags, "tags"),
+        run_tags={k: v for k, v in user_tags.items() if k != tag_keys.VERSION_NAME},
         run_name=f"{model_name}-{package.version_name}"[:MAX_RUN_NAME_LENGTH],
         metrics=metrics,
         description=description,
