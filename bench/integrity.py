@@ -139,7 +139,7 @@ def main() -> int:
             if i == 0:  # the target is set for a small model
                 ok = ratio < TARGET_RATIO
             files = len(json.loads(version.tags[tags.MODEL_MANIFEST]))
-            print(f"{label_name}: {size / 1e6:.2f} MB in {files} files")
+            print(f"{label_name}: {size / 1e3:,.0f} kB in {files} files")
             print(f"  verify {t_verify * 1000:.2f} ms vs pyfunc load {t_load * 1000:.1f} ms: ratio {ratio:.3f}")
             print(
                 f"  verify vs download+load {t_plain * 1000:.1f} ms: ratio {e2e_ratio:.3f}; "
