@@ -42,18 +42,21 @@ TARGET = 0.7
 
 
 def child_export(work: str) -> dict:
-    """Save the registered estimator as a plain pickle for the floor (outside its timing)."""
+    """Save the registered estimator as a plain pickle for the floor (outside its timing).
+
+    Through the hook, not ``mlflow.sklearn.load_model``: loading a ``models:/`` URI from a
+    local artifact store makes MLflow write ``registered_model_meta`` into the stored files.
+    """
     _setup_env(Path(work))
     _quiet()
     import joblib
-    import mlflow.sklearn
 
-    mlflow.set_tracking_uri(f"sqlite:///{Path(work) / 'mlflow.db'}")
-    model = mlflow.sklearn.load_model(f"models:/{MODEL_NAME}/1")
+    from airflow_registry_provider.hooks.mlflow import MlflowRegistryHook
+
+    hook = MlflowRegistryHook()
+    model, _ = hook.load_native_model(MODEL_NAME, "1")
     joblib.dump(model, Path(work) / "native.joblib")
-    from mlflow import MlflowClient
-
-    MlflowClient().set_registered_model_alias(MODEL_NAME, "champion", "1")
+    hook.set_alias(MODEL_NAME, "champion", "1")
     return {"saved": True}
 
 

@@ -45,7 +45,7 @@ def _child(
 def run_parallel(task: Callable[[int], Any], n: int, *, barrier_at: str | None = None) -> list[tuple[bool, Any]]:
     """Run ``task(i)`` for i in range(n) in n forked processes; return ``(ok, result or error)`` by i.
 
-    ``barrier_at`` is a method's dotted path (``mlflow.MlflowClient.create_model_version``):
+    ``barrier_at`` is a method's dotted path (``mlflow.store.model_registry.rest_store.RestStore.create_model_version``):
     every process waits there until all have reached it.
     """
     context = multiprocessing.get_context("fork")

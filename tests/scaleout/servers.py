@@ -21,7 +21,7 @@ from tests.cluster.harness import PG_HOST, PG_PORT, PG_USER, free_port, pg_admin
 START_TIMEOUT = 120.0
 
 
-def _healthy(url: str) -> bool:
+def healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/health", timeout=2) as response:  # noqa: S310 - loopback http
             return response.status == 200
@@ -71,7 +71,7 @@ class MlflowServer:
                 command, stdout=log, stderr=subprocess.STDOUT, cwd=self.root, env=env, start_new_session=True
             )
         deadline = time.monotonic() + START_TIMEOUT
-        while not _healthy(self.url):
+        while not healthy(self.url):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"mlflow server did not start:\n{self.log()[-3000:]}")
             time.sleep(0.25)

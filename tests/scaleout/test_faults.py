@@ -23,7 +23,7 @@ import pytest
 
 from airflow_registry_provider import tags
 from tests.scaleout.parallel import run_parallel
-from tests.scaleout.servers import MlflowServer
+from tests.scaleout.servers import MlflowServer, healthy
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -70,10 +70,14 @@ def _kill(server: MlflowServer) -> None:
 
 
 def _inject(method: str, when: str, server: MlflowServer, *, call: int = 1) -> None:
-    """Make the ``call``-th ``MlflowClient.<method>`` call kill the server ``before`` or ``after`` it runs."""
-    from mlflow import MlflowClient
+    """Make the ``call``-th ``<method>`` request kill the server ``before`` or ``after`` it runs.
 
-    original = getattr(MlflowClient, method)
+    Patched on MLflow's REST store, which every registry call goes through (``MlflowClient``
+    and its internal registry client alike).
+    """
+    from mlflow.store.model_registry.rest_store import RestStore
+
+    original = getattr(RestStore, method)
     calls = {"n": 0}
 
     def faulty(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -85,7 +89,7 @@ def _inject(method: str, when: str, server: MlflowServer, *, call: int = 1) -> N
             _kill(server)
         return result
 
-    setattr(MlflowClient, method, faulty)
+    setattr(RestStore, method, faulty)
 
 
 def _attempts(task: Callable[[int], Any], server: MlflowServer, fault: Callable[[], None]) -> list[tuple[bool, Any]]:
@@ -96,6 +100,7 @@ def _attempts(task: Callable[[int], Any], server: MlflowServer, fault: Callable[
         return task(1)
 
     outcomes = [run_parallel(first, 1)[0]]
+    assert not healthy(server.url), "the injected fault fired: the server is down"
     server.start()  # same port, database and artifact store
     outcomes.append(run_parallel(lambda _: task(2), 1)[0])
     return outcomes

@@ -90,7 +90,9 @@ def test_16_concurrent_registrations_get_16_distinct_versions(registry: str, aud
         operator = _log_model(paths, f"1.0.{i}", audit_conn_id=audit_db)
         return operator.execute(task_context(operator.task_id, run_id=f"manual__reg{i}"))
 
-    results = run_parallel(register, 16, barrier_at="mlflow.MlflowClient.create_model_version")
+    results = run_parallel(
+        register, 16, barrier_at="mlflow.store.model_registry.rest_store.RestStore.create_model_version"
+    )
     assert errors(results) == []
     refs = [value for _, value in results]
     assert sorted(int(ref["version"]) for ref in refs) == list(range(1, 17))
@@ -173,7 +175,9 @@ def test_8_concurrent_promotions_leave_one_consistent_champion(registry: str, au
         )
         return operator.execute(task_context("promote", run_id=f"manual__promote{i}"))
 
-    results = run_parallel(promote, 8, barrier_at="mlflow.MlflowClient.set_registered_model_alias")
+    results = run_parallel(
+        promote, 8, barrier_at="mlflow.store.model_registry.rest_store.RestStore.set_registered_model_alias"
+    )
     assert errors(results) == []
     champion = client.get_model_version_by_alias(model, "champion").version
     assert champion in {ref["version"] for ref in refs}
@@ -193,11 +197,6 @@ def test_8_concurrent_promotions_leave_one_consistent_champion(registry: str, au
         assert (after.before or {}).get("version") == before.version
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mlflow branch: register_version must retry MLflow's 'Model Version creation error' "
-    "(MAX+1 numbering lost to concurrent registrations, mlflow/mlflow#22635) after checking by name",
-)
 def test_a_lost_version_number_race_is_retried_without_duplicates(
     registry: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -222,3 +221,21 @@ def test_a_lost_version_number_race_is_retried_without_duplicates(
     ref = _log_model(paths, "1.0.0", model=model).execute(task_context("log_model"))
     assert ref["version"] == "1"
     assert [mv.version for mv in MlflowClient(registry).search_model_versions(f"name = '{model}'")] == ["1"]
+
+
+def test_first_registrations_in_parallel_share_one_experiment(
+    registry: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """8 tasks that find no experiment yet all create it at once: one wins, the others use it."""
+    from tests.helpers import make_model_files, task_context
+
+    extra = {"tracking_uri": registry, "timeout": 60, "experiment_name": "arp_parallel_first"}
+    monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_DEFAULT", json.dumps({"conn_type": "mlflow_registry", "extra": extra}))
+    paths = make_model_files(tmp_path)
+
+    def register(i: int) -> dict:
+        operator = _log_model(paths, f"3.0.{i}", model="first_in_experiment")
+        return operator.execute(task_context(operator.task_id, run_id=f"manual__first{i}"))
+
+    results = run_parallel(register, 8, barrier_at="mlflow.store.tracking.rest_store.RestStore.create_experiment")
+    assert errors(results) == []
