@@ -193,6 +193,9 @@ class AirflowCluster:
                 # Workers on one machine share socket.gethostname(): each component names itself.
                 "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tests.cluster.node.hostname",
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db,
+                # A shared PostgreSQL has ~100 connections for everyone: each component keeps few.
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_SIZE": "1",
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_MAX_OVERFLOW": "4",
                 "AIRFLOW__API__HOST": "127.0.0.1",
                 "AIRFLOW__API__PORT": str(self.port),
                 "AIRFLOW__API__BASE_URL": self.url,
@@ -480,6 +483,18 @@ class AirflowCluster:
         """Clear task instances of a run (``(task_id, map_index)`` for mapped ones) so they run again."""
         body = {"dry_run": False, "dag_run_id": run_id, "task_ids": list(task_ids), "only_failed": False, **options}
         return self.api("POST", f"/api/v2/dags/{dag_id}/clearTaskInstances", body)
+
+    def failure_report(self, dag_id: str, run_id: str) -> str:
+        """Task states of a run and the errors of its failed tasks: for assertion messages."""
+        lines = []
+        for ti in self.task_instances(dag_id, run_id):
+            lines.append(f"{ti['task_id']}[{ti['map_index']}] {ti['state']} on {ti.get('hostname')}")
+            if ti["state"] == "failed":
+                log = self.task_log(
+                    dag_id, run_id, ti["task_id"], try_number=ti["try_number"], map_index=ti["map_index"]
+                )
+                lines += [f"    {line[:600]}" for line in log.splitlines() if "error" in line.lower()][-3:]
+        return "\n".join(lines)
 
     def task_log(self, dag_id: str, run_id: str, task_id: str, *, try_number: int = 1, map_index: int = -1) -> str:
         """A task attempt's log as written by the worker (all components share AIRFLOW_HOME)."""

@@ -118,7 +118,7 @@ def test_partitions_spread_over_workers_and_rerun_alone(setup: dict[str, Any]) -
     deadline = time.monotonic() + 300
     while not any(ti["state"] == "success" for ti in _scores(cluster.task_instances(DAG_ID, run_id)).values()):
         assert time.monotonic() < deadline, "no partition finished"
-        assert cluster.run_state(DAG_ID, run_id) not in ("success", "failed")
+        assert cluster.run_state(DAG_ID, run_id) not in ("success", "failed"), cluster.failure_report(DAG_ID, run_id)
         time.sleep(1.0)
     MlflowClient(setup["server"].url).set_registered_model_alias(MODEL, "champion", refs[1]["version"])
     moved_at = pd.Timestamp.now(tz="UTC")
