@@ -16,7 +16,6 @@ Exits 1 when an operation misses the goal.
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
 import json
 import os
@@ -110,7 +109,7 @@ def main(argv: list[str]) -> int:
         double = SnowflakeDouble(DATABASE, SCHEMA)
         with double.installed(), quiet():
             steps(SnowflakeRegistryHook(CONN))
-        return copy.deepcopy(double.databases)
+        return double.snapshot()
 
     def two_versions(hook: SnowflakeRegistryHook) -> None:
         log_operator(paths, "1.0.0").execute(task_context())
@@ -131,7 +130,7 @@ def main(argv: list[str]) -> int:
         ).execute(task_context())
 
     states = {
-        "empty": copy.deepcopy(SnowflakeDouble(DATABASE, SCHEMA).databases),
+        "empty": SnowflakeDouble(DATABASE, SCHEMA).snapshot(),
         "logged": build(lambda hook: log_operator(paths, "1.0.0").execute(task_context())),
         "two_versions": build(two_versions),
         "promoted": build(promoted),
@@ -297,7 +296,7 @@ def main(argv: list[str]) -> int:
 
     def count(case: Case, run: Callable[[], Any]) -> tuple[int, Counter[str], list[str]]:
         double = SnowflakeDouble(DATABASE, SCHEMA)
-        double.databases = copy.deepcopy(states[case.state])
+        double.restore(states[case.state])
         double.add_table("SCORING", scoring)
         with double.installed(), quiet():
             run()

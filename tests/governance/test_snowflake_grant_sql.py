@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_registry_provider.exceptions import InvalidInputError
-from airflow_registry_provider.governance import snowflake_sql as sql
+from airflow_registry_provider.hooks.snowflake import grants as sql
 from airflow_registry_provider.governance.grants import Grant
 
 from .payloads import INJECTIONS
