@@ -476,3 +476,77 @@ def test_delete_version(registered: SnowflakeDouble) -> None:
 
     assert "V1_1_0" not in registered.model("CHURN").versions
     assert matching(registered, r"^ALTER MODEL ML\.REGISTRY\.CHURN DROP VERSION V1_1_0$")
+
+
+# -- deployable dependencies ------------------------------------------------------------------------------
+def test_dependencies_are_relaxed_like_the_library_does_and_the_worker_versions_recorded(
+    snowflake_double: SnowflakeDouble, churn_model: Any
+) -> None:
+    from importlib.metadata import version as installed
+
+    with SnowflakeRegistryHook() as hook:
+        version, _ = hook.register_version("churn", package(churn_model))
+
+    manifest = yaml.safe_load(snowflake_double.model("CHURN").versions["V1_2_0"].files["MANIFEST.yml"])
+    conda = json.dumps(manifest)
+    assert f"scikit-learn=={installed('scikit-learn')}" not in conda  # a range the channel can satisfy
+    worker = json.loads(version.tags["airflow_registry.worker_packages"])
+    assert worker["scikit-learn"] == installed("scikit-learn")
+    assert worker["snowflake-ml-python"] == installed("snowflake-ml-python")
+    # One package lookup for our check and the library's own.
+    assert len(matching(snowflake_double, r"information_schema\.packages")) == 1
+
+
+def test_exact_pins_are_an_option_and_are_checked_against_the_channel(
+    snowflake_double: SnowflakeDouble, churn_model: Any
+) -> None:
+    from importlib.metadata import version as installed
+
+    major, minor, _ = installed("scikit-learn").split(".")
+    snowflake_double.packages["scikit-learn"] = [f"{major}.{minor}.0"]  # the channel lags one patch behind
+    exact = package(churn_model, options={"relax_version": False})
+
+    with SnowflakeRegistryHook() as hook, pytest.raises(InvalidInputError, match="scikit-learn==") as refused:
+        hook.register_version("churn", exact)
+    assert refused.value.field == "backend_options.conda_dependencies"
+    assert snowflake_double.writes() == []
+
+    with SnowflakeRegistryHook() as hook:
+        _, created = hook.register_version("churn", package(churn_model))  # relaxed (the default): accepted
+    assert created
+
+
+# -- batch output ------------------------------------------------------------------------------------------
+def test_overwriting_the_predictions_keeps_their_grants(registered: SnowflakeDouble) -> None:
+    registered.add_table("SCORING", churn_frame(10, seed=3)[FEATURES].assign(customer_id=range(10)))
+    registered.add_table("CHURN_SCORES", churn_frame(1)[FEATURES])
+    registered.acl.grants[("TABLE", "ML.REGISTRY.CHURN_SCORES")].add(("SELECT", "ANALYST"))
+
+    with SnowflakeRegistryHook() as hook:
+        summary = hook.batch_predict(hook.get_version("churn", "V1_1_0"), "SCORING", "CHURN_SCORES")
+
+    assert summary["rows"] == 10
+    assert matching(registered, r"^CREATE OR REPLACE TABLE CHURN_SCORES.* COPY GRANTS AS SELECT")
+    assert ("SELECT", "ANALYST") in registered.acl.grants[("TABLE", "ML.REGISTRY.CHURN_SCORES")]
+
+
+def test_appending_reports_the_rows_this_run_wrote(
+    registered: SnowflakeDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_snowflake_connection(monkeypatch, batch_write_mode="append")
+    registered.add_table("SCORING", churn_frame(20, seed=4)[FEATURES])
+
+    with SnowflakeRegistryHook() as hook:
+        version = hook.get_version("churn", "V1_0_0")
+        first = hook.batch_predict(version, "SCORING", "SCORES")  # creates the table
+        second = hook.batch_predict(version, "SCORING", "SCORES")
+
+    assert (first["rows"], second["rows"]) == (20, 20)
+    assert len(registered.schema_state().tables["SCORES"].data) == 40
+
+
+def test_an_input_table_that_does_not_exist_is_named(registered: SnowflakeDouble) -> None:
+    with SnowflakeRegistryHook() as hook, pytest.raises(InvalidInputError) as missing:
+        hook.batch_predict(hook.get_version("churn", "V1_0_0"), "NO_SUCH_TABLE", "SCORES")
+    assert missing.value.field == "input_path"
+    assert registered.writes() == []

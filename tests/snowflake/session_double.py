@@ -61,6 +61,7 @@ from tests.snowflake.sqlnames import split_name, unquote
 
 _TEXT, _FIXED, _TIMESTAMP, _BOOLEAN = "TEXT", "FIXED", "TIMESTAMP_LTZ", "BOOLEAN"
 _ALREADY_EXISTS = 2002
+_FAULT = 604  # "statement reached its timeout": transient, not translated by the hook
 #: The role the connection's session runs as, and the roles of the default account.
 ENGINEER = "ML_ENGINEER"
 SYSTEM_ALIASES = ("DEFAULT", "FIRST", "LAST")
@@ -144,6 +145,8 @@ class SnowflakeDouble(GrantScripts):
             for name in ("snowflake-ml-python", "scikit-learn", "numpy", "scipy", "pandas", "cloudpickle")
         }
         self.session_parameters: dict[str, str] = {"QUOTED_IDENTIFIERS_IGNORE_CASE": "false", "QUERY_TAG": ""}
+        #: Armed faults: [statement pattern, matches to let through first, how many more times it fails].
+        self.faults: list[list[Any]] = []
         self._seq = itertools.count(1)
         self._handlers: list[tuple[re.Pattern[str], Callable[..., Result]]] = [
             (re.compile(pattern, re.IGNORECASE | re.DOTALL), handler) for pattern, handler in self._scripts()
@@ -165,6 +168,10 @@ class SnowflakeDouble(GrantScripts):
 
     def reset_log(self) -> None:
         self.log.clear()
+
+    def fail(self, pattern: str, *, times: int = 1, after: int = 0) -> None:
+        """Fail ``times`` statements matching ``pattern`` as a lost connection would (transient), after ``after``."""
+        self.faults.append([re.compile(pattern, re.IGNORECASE), after, times])
 
     def snapshot(self) -> dict[str, Any]:
         """Everything the account holds (for fixtures that build a state once)."""
@@ -254,6 +261,13 @@ class SnowflakeDouble(GrantScripts):
     def execute(self, sql: str, *, describe: bool = False) -> Result:
         self.log.append(RoundTrip("describe" if describe else "query", sql))
         text = " ".join(sql.split())
+        for fault in self.faults:
+            if fault[2] > 0 and fault[0].search(text):
+                if fault[1] > 0:
+                    fault[1] -= 1
+                    continue
+                fault[2] -= 1
+                raise DoubleSQLError("Injected fault: the connection was reset", errno=_FAULT)
         for pattern, handler in self._handlers:
             match = pattern.match(text)
             if match:
@@ -317,6 +331,7 @@ class SnowflakeDouble(GrantScripts):
                 r"\((.*?)\)( COPY GRANTS)? AS (SELECT .*)$",
                 self._create_table_as,
             ),
+            (rf"^CREATE TABLE ({_NAME}) IF NOT EXISTS \((.*)\)$", self._create_empty_table),
             (rf"^show tables like '([^']*)'(?: in (?:schema )?({_NAME}))?$", self._show_tables),
             (rf"^INSERT INTO ({_NAME}) ?(?:\((.*?)\) )?(SELECT .*)$", self._insert),
             (r"^List '(snow://model/[^']+)'$", self._list_model_files),
@@ -724,6 +739,16 @@ class SnowflakeDouble(GrantScripts):
             (unquote(name), sql_type)
             for name, sql_type in re.findall(rf"({_PART}) ([A-Z0-9_(),]+?)(?:, |$)", m.group(2))
         ]
+        if not describe and table not in tables:
+            frame = pd.DataFrame({name: pd.Series(dtype=object) for name, _ in columns})
+            self._new_table(database, schema, table, TableState(columns, frame), copy_grants=False)
+        return _status(f"Table {table} successfully created.")
+
+    def _create_empty_table(self, m: re.Match[str], describe: bool = False, **_: Any) -> Result:
+        """``CREATE TABLE t IF NOT EXISTS (<col> <type>, …)`` (Snowpark's append to a new table)."""
+        database, schema, table = self._resolve(m.group(1))
+        tables = self._create_in_schema("TABLE", database, schema).tables
+        columns = [(unquote(name), sql_type) for name, sql_type in re.findall(rf"({_PART}) ([A-Z]+)", m.group(2))]
         if not describe and table not in tables:
             frame = pd.DataFrame({name: pd.Series(dtype=object) for name, _ in columns})
             self._new_table(database, schema, table, TableState(columns, frame), copy_grants=False)

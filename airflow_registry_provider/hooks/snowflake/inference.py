@@ -9,6 +9,7 @@ wrote, in every write mode.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 
 PREDICT = "predict"
 NOT_FOUND = 2003  # Snowflake: object does not exist or not authorized
+#: Errors describing the input that no retry can fix: missing, a syntax error, an unknown column.
+UNREADABLE = frozenset({NOT_FOUND, 1003, 904})
 WRITE_MODES = frozenset({"overwrite", "append", "errorifexists"})
 
 
@@ -37,8 +40,16 @@ class BatchRequest:
 
     @classmethod
     def build(
-        cls, source: str, destination: str, *, prediction_column: str, partition_column: str | None, mode: str
+        cls,
+        source: str,
+        destination: str,
+        *,
+        prediction_column: str,
+        partition_column: str | None,
+        mode: str,
+        session_location: Callable[[], str],
     ) -> BatchRequest:
+        """Check every name; ``session_location()`` (``DB.SCHEMA``) is where unqualified tables resolve."""
         if not isinstance(source, str) or not source.strip():
             raise InvalidInputError("input_path", "give a table name or a SELECT query")
         if mode not in WRITE_MODES:
@@ -51,7 +62,7 @@ class BatchRequest:
         else:
             table = names.qualified_name(source, "input_path")
         output = names.qualified_name(destination, "output_path")
-        if table is not None and table == output:
+        if table is not None and _qualified(table, session_location()) == _qualified(output, session_location()):
             raise InvalidInputError("output_path", f"{destination!r} is the input table; write predictions elsewhere")
         return cls(
             source_table=table,
@@ -63,6 +74,12 @@ class BatchRequest:
             ),
             mode=mode,
         )
+
+
+def _qualified(table: str, session_location: str) -> str:
+    parts = table.split(".")
+    defaults = session_location.split(".")
+    return ".".join([*defaults[: 3 - len(parts)], *parts])
 
 
 def _count(session: Session, table: str) -> int:
@@ -84,17 +101,23 @@ def run_batch(
     session: Session, mv: LibraryModelVersion, request: BatchRequest, *, model_name: str, version: str
 ) -> dict[str, Any]:
     """Score ``request``'s source with ``mv`` in the warehouse and write the destination table."""
+    from snowflake.snowpark.exceptions import SnowparkSQLException
     from snowflake.snowpark.functions import col, lit
 
     started = time.monotonic()
-    frame: DataFrame = (
-        session.table(request.source_table) if request.source_table else session.sql(str(request.source_query))
-    )
+    try:
+        frame: DataFrame = (
+            session.table(request.source_table) if request.source_table else session.sql(str(request.source_query))
+        )
+        inputs = list(frame.columns)
+    except SnowparkSQLException as err:
+        if err.sql_error_code not in UNREADABLE:
+            raise
+        raise InvalidInputError("input_path", f"cannot read it: {err.message}") from err
     scored = mv.run(frame, function_name=PREDICT, partition_column=request.partition_column)
     signature = next(f for f in mv.show_functions() if f["target_method"] == PREDICT)["signature"]
     # Column names as Snowpark spells them: TENURE, or "tenure" when case-sensitive.
     features = {spec.name.upper() for spec in signature.inputs}
-    inputs = list(frame.columns)
     outputs = [c for c in scored.columns if c not in inputs]
     keep = [c for c in inputs if c.strip('"').upper() not in features and c != request.partition_column]
     if request.partition_column is not None:

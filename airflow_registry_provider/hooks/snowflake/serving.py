@@ -73,6 +73,12 @@ class ServingMixin(SnowflakeCore):
             for spec in predict["signature"].inputs
         ]
 
+    def _session_location(self) -> str:
+        """Where the session resolves unqualified table names (the connection's database and schema)."""
+        database = (self.session.get_current_database() or "").strip('"')
+        schema = (self.session.get_current_schema() or "").strip('"')
+        return f"{database}.{schema}"
+
     def batch_predict(
         self,
         version: ModelVersion,
@@ -94,6 +100,7 @@ class ServingMixin(SnowflakeCore):
             prediction_column=prediction_column,
             partition_column=partition_column,
             mode=self.settings.batch_write_mode,
+            session_location=self._session_location,
         )
         model_name, version_id, _ = self._verified(version.model_name, version.version, allow_unverified)
         mv = self._model_version(model_name, version_id)
