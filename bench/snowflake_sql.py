@@ -77,6 +77,7 @@ def main(argv: list[str]) -> int:
     from airflow_registry_provider.hooks.snowflake import SnowflakeRegistryHook
     from airflow_registry_provider.operators import (
         BatchInferenceOperator,
+        GrantModelOperator,
         LogModelOperator,
         PromoteVersionOperator,
         ValidateMetricsOperator,
@@ -138,12 +139,13 @@ def main(argv: list[str]) -> int:
     }
 
     # -- the hand-written direct use of the library --------------------------------------------
-    def session_and_registry() -> tuple[Any, Any]:
+    def session_and_registry(open_registry: bool = True) -> tuple[Any, Any]:
         from airflow.providers.snowflake.hooks.snowflake import SnowflakeHook
         from snowflake.ml.registry import Registry
 
         session = SnowflakeHook(snowflake_conn_id=CONN).get_snowpark_session()
-        return session, Registry(session, database_name=DATABASE, schema_name=SCHEMA)
+        registry = Registry(session, database_name=DATABASE, schema_name=SCHEMA) if open_registry else None
+        return session, registry
 
     def metadata(versions: pd.DataFrame, version: str) -> dict[str, Any]:
         """A version's metadata from one ``Model.show_versions()`` listing."""
@@ -169,7 +171,6 @@ def main(argv: list[str]) -> int:
             sample_input_data=sample,
             conda_dependencies=[p for p in pinned_requirements("sklearn") if not p.startswith("mlflow")],
             target_platforms=["WAREHOUSE"],
-            options={"relax_version": False},
         )
 
     def minimum_log_retry() -> None:
@@ -239,6 +240,17 @@ def main(argv: list[str]) -> int:
         ).write.save_as_table("CHURN_SCORES", mode="overwrite")
         session.table("CHURN_SCORES").count()
 
+    least_privilege = {"DATA_SCIENTIST": "USAGE", "ML_ENGINEER_RO": "READ"}
+
+    def minimum_grant() -> None:
+        session, _ = session_and_registry(open_registry=False)
+        on_model = f'MODEL "{DATABASE}"."{SCHEMA}"."{MODEL}"'
+        session.sql(f"SHOW GRANTS ON {on_model}").collect()  # what is granted already
+        session.sql("SHOW ROLES").collect()  # every grantee exists before the first GRANT (no half-applied plan)
+        for role, privilege in least_privilege.items():
+            session.sql(f'GRANT {privilege} ON {on_model} TO ROLE "{role}"').collect()
+        session.sql(f"SHOW GRANTS ON {on_model}").collect()  # read back
+
     def promote(**kwargs: Any) -> Callable[[], Any]:
         return lambda: PromoteVersionOperator(task_id="promote", registry_conn_id=CONN, **kwargs).execute(
             task_context()
@@ -291,6 +303,14 @@ def main(argv: list[str]) -> int:
                 output_path="CHURN_SCORES",
             ).execute(task_context()),
             minimum_batch,
+        ),
+        Case(
+            "GrantModel (least privilege)",
+            "logged",
+            lambda: GrantModelOperator(
+                task_id="grant", registry_conn_id=CONN, model_name=MODEL, grants=least_privilege
+            ).execute(task_context()),
+            minimum_grant,
         ),
     ]
 

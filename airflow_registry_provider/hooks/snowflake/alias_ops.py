@@ -68,11 +68,10 @@ class AliasesMixin(SnowflakeCore):
             raise
 
     def _alias_step(self, model_name: str, step: aliases.Step) -> None:
-        mv = self._client.model_version(model_name, step.version)
         if step.action == aliases.SET:
-            mv.set_alias(step.alias)
+            self._client.set_alias(model_name, step.version, step.alias)
         else:
-            mv.unset_alias(step.version)
+            self._client.unset_alias(model_name, step.version)
 
     def delete_alias(self, model_name: str, alias: str) -> None:
         model_name = self.validate_model_name(model_name)

@@ -166,6 +166,7 @@ class SnowflakeCore(RegistryHook):
                     "registry_conn_id", f"the connection's role lacks a privilege: {err.message}"
                 ) from err
             if err.sql_error_code == NOT_FOUND and model_name is not None:
+                self.registry  # noqa: B018 - a missing database or schema is named as such
                 raise self._no_model(model_name) from err
             raise
 
@@ -230,8 +231,8 @@ class SnowflakeCore(RegistryHook):
         """``SHOW MODELS LIKE``: the model's row (owner …), None when it does not exist or is not visible."""
 
         def load() -> Row | None:
-            self.registry  # noqa: B018 - the registry schema exists (else a named error, not a SQL one)
-            rows = self._sql(f"SHOW MODELS LIKE '{model_name}' IN SCHEMA {self.location}")
+            with self._translated(model_name):
+                rows = self._sql(f"SHOW MODELS LIKE '{model_name}' IN SCHEMA {self.location}")
             return next((r for r in rows if r.get("name") == model_name), None)  # LIKE: '_' is a wildcard
 
         return self._cache.model_row(model_name, load)

@@ -43,10 +43,14 @@ class GrantsMixin(SnowflakeCore):
         return str(row.get("owner") or "")
 
     def list_grants(self, model_name: str) -> list[Grant]:
-        """``SHOW GRANTS ON MODEL``: privileges granted to account roles."""
+        """``SHOW GRANTS ON MODEL``: privileges granted to account roles (the owner among them)."""
         model_name = self.validate_model_name(model_name)
         s = self.settings
-        return self._grants_from(grants.show_grants_sql(s.database, s.schema, model_name), model_name)
+        found = self._grants_from(grants.show_grants_sql(s.database, s.schema, model_name), model_name)
+        owner = next((g.grantee for g in found if g.privilege == OWNERSHIP), None)
+        if owner is not None:  # what SHOW MODELS would say: the owner check needs no second statement
+            self._cache.model_row(model_name, lambda: {"name": model_name, "owner": owner})
+        return found
 
     def implicit_grants(self, model_name: str) -> list[Grant]:
         """The owner's OWNERSHIP: Snowflake gives it to the role that created the model."""

@@ -168,14 +168,15 @@ class SnowflakeRegistryHook(GrantsMixin, AliasesMixin, ServingMixin, SnowflakeCo
             self._update_metadata(model_name, version, metrics=self.validate_metrics(metrics))
 
     def set_description(self, model_name: str, version: str, description: str) -> None:
-        """``ModelVersion.comment = description``."""
+        """The version's comment (``ALTER MODEL … MODIFY VERSION … SET COMMENT``)."""
         model_name = self.validate_model_name(model_name)
         version = names.version_id(version)
         names.check_dollar_quoting(description, "description")
-        mv = self._model_version(model_name, version)
+        if version not in self._listing(model_name):
+            raise self._no_version(model_name, version)
         self._require_owner(model_name, f"change the comment of version {version}")
         with self._writing(model_name):
-            mv.comment = description
+            self._client.set_comment(model_name, version, description)
 
     def set_model_tags(self, model_name: str, tags: Mapping[str, str]) -> None:
         """``Model.set_tag`` per key; the tag objects are created in the registry schema on first use."""

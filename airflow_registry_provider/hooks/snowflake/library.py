@@ -10,6 +10,10 @@ fails in that one named test:
   ``_service_ops`` they need): objects for a model or version already known to exist.
   ``Registry.get_model()`` and ``Model.version()`` would send one to four ``SHOW``
   statements to find them again.
+* ``ModelOperator.set_alias`` / ``unset_alias`` / ``set_comment``: one statement each.
+  The public ``ModelVersion`` methods send the same statement, but a ``ModelVersion``
+  object costs two more (``SHOW VERSIONS`` and ``SHOW FUNCTIONS``) for every version an
+  alias move touches.
 * ``ModelVersionSQLClient.set_metadata``: the whole metadata document in one statement.
   The public ``set_metric`` re-reads and rewrites the metadata once per metric, and has
   no place for anything but metrics.
@@ -64,6 +68,41 @@ class LibraryClient:
             service_ops=self._service_ops,
             model_name=SqlIdentifier(model_name),
             version_name=SqlIdentifier(version),
+        )
+
+    def set_alias(self, model_name: str, version: str, alias: str) -> None:
+        """``ALTER MODEL … VERSION <version> SET ALIAS = <alias>``."""
+        from snowflake.ml._internal.utils.sql_identifier import SqlIdentifier
+
+        self._model_ops.set_alias(
+            alias_name=SqlIdentifier(alias),
+            version_name=SqlIdentifier(version),
+            database_name=None,
+            schema_name=None,
+            model_name=SqlIdentifier(model_name),
+        )
+
+    def unset_alias(self, model_name: str, version: str) -> None:
+        """``ALTER MODEL … VERSION <version> UNSET ALIAS``."""
+        from snowflake.ml._internal.utils.sql_identifier import SqlIdentifier
+
+        self._model_ops.unset_alias(
+            version_or_alias_name=SqlIdentifier(version),
+            database_name=None,
+            schema_name=None,
+            model_name=SqlIdentifier(model_name),
+        )
+
+    def set_comment(self, model_name: str, version: str, comment: str) -> None:
+        """``ALTER MODEL … MODIFY VERSION <version> SET COMMENT=$$<comment>$$``."""
+        from snowflake.ml._internal.utils.sql_identifier import SqlIdentifier
+
+        self._model_ops.set_comment(
+            comment=comment,
+            version_name=SqlIdentifier(version),
+            database_name=None,
+            schema_name=None,
+            model_name=SqlIdentifier(model_name),
         )
 
     def set_metadata(self, model_name: str, version: str, document: Mapping[str, Any]) -> None:
