@@ -108,6 +108,13 @@ def test_a_role_without_privileges_cannot_see_the_model(registered: SnowflakeDou
     assert registered.writes() == []
 
 
+def test_logging_to_a_model_the_role_cannot_see_names_it(registered: SnowflakeDouble, churn_model: Any) -> None:
+    hand_over(registered, keep=None)
+    with SnowflakeRegistryHook() as hook, pytest.raises(PrivilegeError, match="already exists .* holds no privilege"):
+        hook.register_version("churn", package(churn_model, "2.0.0"))
+    assert len(registered.model("CHURN").versions) == 2
+
+
 def test_model_tags_need_create_tag(registered: SnowflakeDouble) -> None:
     revoke(registered, "CREATE TAG")
     with SnowflakeRegistryHook() as hook, pytest.raises(PrivilegeError, match="lacks CREATE TAG on schema"):

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 NOT_FOUND = 2003  # Snowflake: object does not exist or not authorized
 INSUFFICIENT_PRIVILEGES = 3001
+ALREADY_EXISTS = 2002
 
 
 class SnowflakeCore(RegistryHook):
@@ -328,9 +329,6 @@ class SnowflakeCore(RegistryHook):
         versions = [self._to_version(model_name, row) for row in listing.values()]
         versions.sort(key=lambda v: (v.created_at is not None, v.created_at or 0), reverse=True)
         yield from versions
-
-    def get_version_tags(self, model_name: str, version: str) -> dict[str, str]:
-        return dict(self.get_version(model_name, version).tags)
 
     def get_model_tags(self, model_name: str) -> dict[str, str]:
         """Tags on the model; the provider's own are keyed by name, others by ``DB.SCHEMA.TAG``."""

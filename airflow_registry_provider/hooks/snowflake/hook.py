@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from airflow_registry_provider.exceptions import InvalidInputError
+from airflow_registry_provider.exceptions import InvalidInputError, PrivilegeError
 from airflow_registry_provider.hooks.base import ModelPackage
 from airflow_registry_provider.hooks.snowflake import library, metadata, model_files, names, packaging, stage
 from airflow_registry_provider.hooks.snowflake.alias_ops import AliasesMixin
 from airflow_registry_provider.hooks.snowflake.connection import snowsight_base
-from airflow_registry_provider.hooks.snowflake.core import SnowflakeCore
+from airflow_registry_provider.hooks.snowflake.core import ALREADY_EXISTS, SnowflakeCore
 from airflow_registry_provider.hooks.snowflake.grants_ops import GrantsMixin
 from airflow_registry_provider.hooks.snowflake.serving import ServingMixin
 from airflow_registry_provider.model_version import ModelVersion
@@ -96,7 +97,7 @@ class SnowflakeRegistryHook(GrantsMixin, AliasesMixin, ServingMixin, SnowflakeCo
         self.log.info("Logging %s version %s (%s) to %s", model_name, version, package.version_name, self.location)
         with tempfile.TemporaryDirectory() as saved:
             options = {**log_plan.kwargs["options"], "save_location": saved}
-            with self._writing(model_name, owner=self._roles.role):
+            with self._writing(model_name, owner=self._roles.role), self._hidden_model(model_name):
                 logged = self.registry.log_model(
                     package.model,
                     model_name=model_name,
@@ -110,6 +111,22 @@ class SnowflakeRegistryHook(GrantsMixin, AliasesMixin, ServingMixin, SnowflakeCo
         self._write_metadata(model_name, version, document)
         row = {"name": version, "metadata": document, "comment": package.description, "created_on": datetime.now(UTC)}
         return self._to_version(model_name, row)
+
+    @contextmanager
+    def _hidden_model(self, model_name: str) -> Iterator[None]:
+        """``CREATE MODEL`` of a model that exists, invisible to the role (SHOW MODELS left it out)."""
+        from snowflake.snowpark.exceptions import SnowparkSQLException
+
+        try:
+            yield
+        except SnowparkSQLException as err:
+            if err.sql_error_code != ALREADY_EXISTS:
+                raise
+            raise PrivilegeError(
+                "model_name",
+                f"model {model_name} already exists in {self.location}, but the connection's role holds no "
+                "privilege on it; nothing was registered",
+            ) from err
 
     def _check_packages(self, log_plan: packaging.LogPlan) -> None:
         """The warehouse's dependencies exist in Snowflake's Anaconda channel (one query, shared with the library)."""
