@@ -4,10 +4,13 @@ Each operation runs twice on identical copies of the scripted account
 (``tests/snowflake/session_double.py``), which records every round trip: SQL
 statements, describe-only requests and file PUT/GET.
 
-* ours: the operator's ``execute()`` with a ``snowflake`` connection.
+* ours: the operator's ``execute()`` with a ``snowflake`` connection, everything the
+  provider adds included: the privilege preflight (``SHOW MODELS`` owner check,
+  ``SHOW GRANTS TO ROLE``), the ``INFORMATION_SCHEMA.PACKAGES`` check, the integrity
+  manifest, the audit trail.
 * minimum: hand-written direct use of snowflake-ml-python's public API doing the same
   work (same session setup, registry, model files, metadata written, aliases moved,
-  rows scored), the way a careful user would write it.
+  rows scored, grants applied and read back), the way a careful user would write it.
 
 Goal: ours <= 1.1 x minimum. Run: ``.venv/bin/python -m bench.snowflake_sql [--show-sql]``.
 Exits 1 when an operation misses the goal.

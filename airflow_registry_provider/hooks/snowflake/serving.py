@@ -10,6 +10,7 @@ import tempfile
 from typing import TYPE_CHECKING, Any
 
 from airflow_registry_provider import tags as tag_keys
+from airflow_registry_provider.exceptions import InvalidInputError
 from airflow_registry_provider.hooks.base import Predictor
 from airflow_registry_provider.hooks.snowflake import inference, library, model_files, names
 from airflow_registry_provider.hooks.snowflake.core import SnowflakeCore
@@ -35,6 +36,8 @@ class ServingMixin(SnowflakeCore):
     def download_model(self, model_name: str, version: str, dst_dir: str, *, allow_unverified: bool = False) -> str:
         """The version's ``model/`` files in ``dst_dir`` (``ModelVersion.export`` layout), verified."""
         model_name, version, manifest = self._verified(model_name, version, allow_unverified)
+        if os.path.exists(dst_dir) and (not os.path.isdir(dst_dir) or os.listdir(dst_dir)):
+            raise InvalidInputError("dst_dir", f"{dst_dir!r} must be an empty folder (or not exist yet)")
         os.makedirs(dst_dir, exist_ok=True)
         with self._translated(model_name):
             return model_files.export_verified(
