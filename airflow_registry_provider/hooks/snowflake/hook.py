@@ -97,7 +97,8 @@ class SnowflakeRegistryHook(GrantsMixin, AliasesMixin, ServingMixin, SnowflakeCo
         self.log.info("Logging %s version %s (%s) to %s", model_name, version, package.version_name, self.location)
         with tempfile.TemporaryDirectory() as saved:
             options = {**log_plan.kwargs["options"], "save_location": saved}
-            with self._writing(model_name, owner=self._roles.role), self._hidden_model(model_name):
+            # A failure may come after CREATE MODEL: the model row is read again next time.
+            with self._writing(model_name, model_changed=True, owner=self._roles.role), self._hidden_model(model_name):
                 logged = self.registry.log_model(
                     package.model,
                     model_name=model_name,
