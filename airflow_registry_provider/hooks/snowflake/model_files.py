@@ -2,7 +2,7 @@
 
 At registration ``Registry.log_model(options={"save_location": …})`` serializes the model
 into a local folder that maps one to one onto the version's files; its manifest
-(:func:`~airflow_registry_provider.integrity.file_manifest`) is recorded in the version's
+(``integrity.file_manifest``) is recorded in the version's
 metadata with the other tags, at no extra round trip.
 
 * **Local loads** (``load_model``, ``load_native_model``, ``download_model``): the
@@ -26,15 +26,8 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from airflow_registry_provider import tags as tag_keys
+from airflow_registry_provider import integrity
 from airflow_registry_provider.exceptions import IntegrityError
-from airflow_registry_provider.integrity import (
-    file_manifest,
-    manifest_digest,
-    manifest_text,
-    parse_manifest,
-    verify_files,
-)
 
 if TYPE_CHECKING:
     from snowflake.ml.model import ModelVersion as LibraryModelVersion
@@ -46,22 +39,26 @@ MODEL_DIR = "model/"
 
 def manifest_tags(save_location: str) -> dict[str, str]:
     """The manifest tags of the files ``log_model`` saved in ``save_location``."""
-    manifest = file_manifest(save_location)
-    return {tag_keys.MODEL_MANIFEST: manifest_text(manifest), tag_keys.MODEL_SHA256: manifest_digest(manifest)}
+    return integrity.manifest_tags(integrity.file_manifest(save_location))
+
+
+def _not_inline(where: str) -> str:
+    # Snowflake's metadata holds the whole manifest: a pointer to a file is not ours.
+    raise IntegrityError(f"the recorded model manifest points to {where!r} instead of holding the manifest")
 
 
 def recorded_manifest(tags: Mapping[str, str], *, what: str, allow_unverified: bool) -> dict[str, str] | None:
     """The version's manifest (checked against its digest); None only when unverified use is allowed."""
-    text = tags.get(tag_keys.MODEL_MANIFEST)
-    if text is None:
-        if allow_unverified:
-            log.warning("%s has no recorded model manifest: used unverified (allow_unverified=True)", what)
-            return None
+    manifest = integrity.recorded_manifest(tags, what=what, fetch=_not_inline)
+    if manifest is not None:
+        return manifest
+    if not allow_unverified:
         raise IntegrityError(
             f"{what}: no manifest of its stored files was recorded at registration (registered before integrity "
             "checks, or outside the provider); nothing was loaded. Pass allow_unverified=True to use it anyway"
         )
-    return parse_manifest(text, tags.get(tag_keys.MODEL_SHA256), what=what)
+    log.warning("%s has no recorded model manifest: used unverified (allow_unverified=True)", what)
+    return None
 
 
 def export_verified(mv: LibraryModelVersion, workspace: str, manifest: Mapping[str, str] | None, *, what: str) -> str:
@@ -73,5 +70,5 @@ def export_verified(mv: LibraryModelVersion, workspace: str, manifest: Mapping[s
         expected = {path: digest for path, digest in manifest.items() if path.startswith(MODEL_DIR)}
         if not expected:
             raise IntegrityError(f"{what}: the recorded manifest lists no model files; nothing was loaded")
-        verify_files(workspace, expected, what=what)
+        integrity.verify_files(workspace, expected, what=what)
     return workspace
