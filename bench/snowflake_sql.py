@@ -4,10 +4,13 @@ Each operation runs twice on identical copies of the scripted account
 (``tests/snowflake/session_double.py``), which records every round trip: SQL
 statements, describe-only requests and file PUT/GET.
 
-* ours: the operator's ``execute()`` with a ``snowflake`` connection.
+* ours: the operator's ``execute()`` with a ``snowflake`` connection, everything the
+  provider adds included: the privilege preflight (``SHOW MODELS`` owner check,
+  ``SHOW GRANTS TO ROLE``), the ``INFORMATION_SCHEMA.PACKAGES`` check, the integrity
+  manifest, the audit trail.
 * minimum: hand-written direct use of snowflake-ml-python's public API doing the same
   work (same session setup, registry, model files, metadata written, aliases moved,
-  rows scored), the way a careful user would write it.
+  rows scored, grants applied and read back), the way a careful user would write it.
 
 Goal: ours <= 1.1 x minimum. Run: ``.venv/bin/python -m bench.snowflake_sql [--show-sql]``.
 Exits 1 when an operation misses the goal.
@@ -16,7 +19,6 @@ Exits 1 when an operation misses the goal.
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
 import json
 import os
@@ -78,6 +80,7 @@ def main(argv: list[str]) -> int:
     from airflow_registry_provider.hooks.snowflake import SnowflakeRegistryHook
     from airflow_registry_provider.operators import (
         BatchInferenceOperator,
+        GrantModelOperator,
         LogModelOperator,
         PromoteVersionOperator,
         ValidateMetricsOperator,
@@ -110,7 +113,7 @@ def main(argv: list[str]) -> int:
         double = SnowflakeDouble(DATABASE, SCHEMA)
         with double.installed(), quiet():
             steps(SnowflakeRegistryHook(CONN))
-        return copy.deepcopy(double.databases)
+        return double.snapshot()
 
     def two_versions(hook: SnowflakeRegistryHook) -> None:
         log_operator(paths, "1.0.0").execute(task_context())
@@ -131,7 +134,7 @@ def main(argv: list[str]) -> int:
         ).execute(task_context())
 
     states = {
-        "empty": copy.deepcopy(SnowflakeDouble(DATABASE, SCHEMA).databases),
+        "empty": SnowflakeDouble(DATABASE, SCHEMA).snapshot(),
         "logged": build(lambda hook: log_operator(paths, "1.0.0").execute(task_context())),
         "two_versions": build(two_versions),
         "promoted": build(promoted),
@@ -139,12 +142,13 @@ def main(argv: list[str]) -> int:
     }
 
     # -- the hand-written direct use of the library --------------------------------------------
-    def session_and_registry() -> tuple[Any, Any]:
+    def session_and_registry(open_registry: bool = True) -> tuple[Any, Any]:
         from airflow.providers.snowflake.hooks.snowflake import SnowflakeHook
         from snowflake.ml.registry import Registry
 
         session = SnowflakeHook(snowflake_conn_id=CONN).get_snowpark_session()
-        return session, Registry(session, database_name=DATABASE, schema_name=SCHEMA)
+        registry = Registry(session, database_name=DATABASE, schema_name=SCHEMA) if open_registry else None
+        return session, registry
 
     def metadata(versions: pd.DataFrame, version: str) -> dict[str, Any]:
         """A version's metadata from one ``Model.show_versions()`` listing."""
@@ -170,7 +174,6 @@ def main(argv: list[str]) -> int:
             sample_input_data=sample,
             conda_dependencies=[p for p in pinned_requirements("sklearn") if not p.startswith("mlflow")],
             target_platforms=["WAREHOUSE"],
-            options={"relax_version": False},
         )
 
     def minimum_log_retry() -> None:
@@ -240,6 +243,17 @@ def main(argv: list[str]) -> int:
         ).write.save_as_table("CHURN_SCORES", mode="overwrite")
         session.table("CHURN_SCORES").count()
 
+    least_privilege = {"DATA_SCIENTIST": "USAGE", "ML_ENGINEER_RO": "READ"}
+
+    def minimum_grant() -> None:
+        session, _ = session_and_registry(open_registry=False)
+        on_model = f'MODEL "{DATABASE}"."{SCHEMA}"."{MODEL}"'
+        session.sql(f"SHOW GRANTS ON {on_model}").collect()  # what is granted already
+        session.sql("SHOW ROLES").collect()  # every grantee exists before the first GRANT (no half-applied plan)
+        for role, privilege in least_privilege.items():
+            session.sql(f'GRANT {privilege} ON {on_model} TO ROLE "{role}"').collect()
+        session.sql(f"SHOW GRANTS ON {on_model}").collect()  # read back
+
     def promote(**kwargs: Any) -> Callable[[], Any]:
         return lambda: PromoteVersionOperator(task_id="promote", registry_conn_id=CONN, **kwargs).execute(
             task_context()
@@ -293,11 +307,19 @@ def main(argv: list[str]) -> int:
             ).execute(task_context()),
             minimum_batch,
         ),
+        Case(
+            "GrantModel (least privilege)",
+            "logged",
+            lambda: GrantModelOperator(
+                task_id="grant", registry_conn_id=CONN, model_name=MODEL, grants=least_privilege
+            ).execute(task_context()),
+            minimum_grant,
+        ),
     ]
 
     def count(case: Case, run: Callable[[], Any]) -> tuple[int, Counter[str], list[str]]:
         double = SnowflakeDouble(DATABASE, SCHEMA)
-        double.databases = copy.deepcopy(states[case.state])
+        double.restore(states[case.state])
         double.add_table("SCORING", scoring)
         with double.installed(), quiet():
             run()

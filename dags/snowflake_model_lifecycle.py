@@ -5,8 +5,14 @@ The same operators as ``churn_model_lifecycle``; only the connection differs: a
 whose database and schema hold the registry. Train on synthetic churn data, register
 (``CUSTOMER_CHURN_PREDICTOR`` version ``V1_0_0``, ``V1_0_1``, …), gate with an inference
 test that runs the registered version in the warehouse, promote to ``champion`` (and
-the model's default version), then score a Snowflake table in the warehouse into
-another table. No row of the scoring table passes through the Airflow worker.
+the model's default version), grant the consuming role what it needs to score with the
+model, then score a Snowflake table in the warehouse into another table. No row of the
+scoring table passes through the Airflow worker.
+
+The grants are least privilege and keep the DAG runnable on its next run: ``USAGE`` (run
+the model's functions) for the consuming role (param ``grants``), nothing revoked, and
+ownership stays with the connection's role, which every next LogModel and PromoteVersion
+needs.
 
 The file parses without credentials and without importing Snowflake, scikit-learn or
 pandas; they are imported inside tasks.
@@ -22,6 +28,7 @@ from airflow.sdk import Param, dag, task
 
 from airflow_registry_provider.operators import (
     BatchInferenceOperator,
+    GrantModelOperator,
     LogModelOperator,
     PromoteVersionOperator,
     ValidateMetricsOperator,
@@ -48,6 +55,11 @@ DEFAULT_DATA_DIR = os.path.join(os.environ.get("AIRFLOW_HOME", tempfile.gettempd
         ),
         "scoring_table": Param("CHURN_SCORING", type="string", description="Table of customers to score"),
         "predictions_table": Param("CHURN_PREDICTIONS", type="string", description="Table the predictions go to"),
+        "grants": Param(
+            {"DATA_SCIENTIST": "USAGE"},
+            type="object",
+            description="Who may use the model: role -> READ or USAGE (ownership stays with the connection's role)",
+        ),
         "data_dir": Param(DEFAULT_DATA_DIR, type="string", description="Local folder for training files"),
     },
     doc_md=__doc__,
@@ -102,9 +114,9 @@ def snowflake_model_lifecycle() -> None:
         training_data=[data["train"]],
         description="Logistic-regression churn classifier trained by snowflake_model_lifecycle",
         tags={"team": "growth", "framework": "scikit-learn"},
-        # Served by a warehouse. The dependencies are pinned to the worker's versions;
-        # relax_version lets Snowflake's channel supply the closest compatible ones.
-        backend_options={"target_platforms": ["WAREHOUSE"], "relax_version": True},
+        # Served by a warehouse. The worker's versions are recorded with the version and
+        # relaxed to ranges Snowflake's Anaconda channel can satisfy (snowflake-ml's default).
+        backend_options={"target_platforms": ["WAREHOUSE"]},
     )
     validate = ValidateMetricsOperator(
         task_id="validate_metrics",
@@ -123,6 +135,15 @@ def snowflake_model_lifecycle() -> None:
         alias="champion",
         reason="passed thresholds, beat the champion and the warehouse inference test",
     )
+    grant = GrantModelOperator(
+        task_id="grant_model",
+        registry_conn_id="{{ params.registry_conn_id }}",
+        model_name="{{ params.model_name }}",
+        grants="{{ params.grants }}",
+        reason="consumers score with the champion",
+        # Also when this run's candidate was not promoted: the grant is on the model.
+        trigger_rule="none_failed",
+    )
     score = BatchInferenceOperator(
         task_id="batch_inference",
         registry_conn_id="{{ params.registry_conn_id }}",
@@ -133,7 +154,7 @@ def snowflake_model_lifecycle() -> None:
         # Score with whichever version is champion, also when this run's candidate was rejected.
         trigger_rule="none_failed",
     )
-    validate >> promote >> score
+    validate >> promote >> [grant, score]
 
 
 snowflake_model_lifecycle()

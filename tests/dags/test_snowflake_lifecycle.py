@@ -49,6 +49,11 @@ def test_lifecycle_on_snowflake_registers_gates_promotes_and_scores_in_the_wareh
     predictions = snowflake_double.schema_state().tables["CHURN_PREDICTIONS"].data
     assert len(predictions) == 5_000
     assert list(predictions.columns) == ["CUSTOMER_ID", "PREDICTION", "MODEL_NAME", "MODEL_VERSION"]
+    # Least privilege: the consumer may score, the connection's role still owns the model.
+    assert snowflake_double.model_grants(MODEL) == {("OWNERSHIP", "ML_ENGINEER"), ("USAGE", "DATA_SCIENTIST")}
+    assert [s for s in sql if s.startswith("GRANT")] == [
+        f'GRANT USAGE ON MODEL "ML"."REGISTRY"."{MODEL}" TO ROLE "DATA_SCIENTIST"'
+    ]
 
     second = snowflake_dag.test(run_conf={"data_dir": str(tmp_path)})
     states = _states(second)
@@ -60,3 +65,5 @@ def test_lifecycle_on_snowflake_registers_gates_promotes_and_scores_in_the_wareh
     else:
         assert (states["validate_metrics"], champion) == ("skipped", "V1_0_0")
     assert states["batch_inference"] == "success"
+    assert states["grant_model"] == "success"  # the next run still works: nothing it needs was given away
+    assert snowflake_double.model_grants(MODEL) == {("OWNERSHIP", "ML_ENGINEER"), ("USAGE", "DATA_SCIENTIST")}

@@ -13,7 +13,7 @@ from airflow_registry_provider.governance.grants import (
     parse_grants,
     plan_grants,
 )
-from airflow_registry_provider.governance.snowflake_sql import CAPABILITIES as SNOWFLAKE
+from airflow_registry_provider.hooks.snowflake.grants import CAPABILITIES as SNOWFLAKE
 
 from .payloads import INJECTIONS
 

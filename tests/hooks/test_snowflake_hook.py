@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from airflow_registry_provider import tags as tag_keys
-from airflow_registry_provider.exceptions import InvalidInputError, VersionConflictError
+from airflow_registry_provider.exceptions import InvalidInputError, ModelNotFoundError, VersionConflictError
 from airflow_registry_provider.hooks.base import get_registry_hook
 from airflow_registry_provider.hooks.snowflake import METADATA_TAGS_KEY, SnowflakeRegistryHook
 from tests.snowflake.fixtures import FEATURES, churn_frame, package, set_snowflake_connection
@@ -108,12 +108,16 @@ def test_a_second_version_is_added_to_the_existing_model(registered: SnowflakeDo
 
 def test_find_version_is_one_show_versions_like_with_the_converted_name(registered: SnowflakeDouble) -> None:
     hook = SnowflakeRegistryHook()
-    hook.registry  # noqa: B018 - open the registry first: only find_version's statement is counted
+    hook.registry  # noqa: B018 - open the registry first: only find_version's statements are counted
     registered.reset_log()
 
     found = hook.find_version("churn", "1.1.0")
 
-    assert queries(registered) == ["SHOW VERSIONS LIKE 'V1_1_0' IN MODEL ML.REGISTRY.CHURN"]
+    # The model's row (existence and owner, needed by the registration that follows), then the version.
+    assert queries(registered) == [
+        "SHOW MODELS LIKE 'CHURN' IN SCHEMA ML.REGISTRY",
+        "SHOW VERSIONS LIKE 'V1_1_0' IN MODEL ML.REGISTRY.CHURN",
+    ]
     assert found is not None
     assert found.version == "V1_1_0"
     assert found.tags[tag_keys.ARTIFACT_SHA256] == "2" * 64
@@ -189,8 +193,12 @@ def test_a_write_drops_the_cached_listing(registered: SnowflakeDouble) -> None:
     assert len(matching(registered, r"^SHOW VERSIONS IN MODEL")) == 2
 
 
-def test_get_alias_version_of_a_model_that_does_not_exist_is_none(snowflake_double: SnowflakeDouble) -> None:
-    assert SnowflakeRegistryHook().get_alias_version("nothing_here", "champion") is None
+def test_get_alias_version_of_a_model_that_does_not_exist_raises_model_not_found(
+    snowflake_double: SnowflakeDouble,
+) -> None:
+    with pytest.raises(ModelNotFoundError) as missing:
+        SnowflakeRegistryHook().get_alias_version("nothing_here", "champion")
+    assert missing.value.field == "model_name"
     assert snowflake_double.writes() == []
 
 
@@ -261,7 +269,7 @@ def test_delete_alias(registered: SnowflakeDouble) -> None:
     hook.delete_alias("churn", "challenger")
     hook.delete_alias("churn", "challenger")  # already gone: nothing to send
 
-    assert registered.writes() == ["ALTER MODEL ML.REGISTRY.CHURN VERSION CHALLENGER UNSET ALIAS"]
+    assert registered.writes() == ["ALTER MODEL ML.REGISTRY.CHURN VERSION V1_1_0 UNSET ALIAS"]
 
 
 # -- metadata ------------------------------------------------------------------------------------------
@@ -274,8 +282,12 @@ def test_version_tags_are_one_read_and_one_metadata_write(registered: SnowflakeD
         "churn", "V1_1_0", {tag_keys.VALIDATION_STATUS: "passed", tag_keys.VALIDATION_AT: "2026-01-01T00:00:00"}
     )
 
-    assert queries(registered)[0] == "SHOW VERSIONS LIKE 'V1_1_0' IN MODEL ML.REGISTRY.CHURN"
-    assert len(queries(registered)) == 2
+    # The owner check (SHOW MODELS), the version's current metadata, the write.
+    assert queries(registered)[:2] == [
+        "SHOW MODELS LIKE 'CHURN' IN SCHEMA ML.REGISTRY",
+        "SHOW VERSIONS LIKE 'V1_1_0' IN MODEL ML.REGISTRY.CHURN",
+    ]
+    assert len(queries(registered)) == 3
     stored = metadata(registered, "V1_1_0")
     assert stored[METADATA_TAGS_KEY][tag_keys.VALIDATION_STATUS] == "passed"
     assert stored[METADATA_TAGS_KEY][tag_keys.VERSION_NAME] == "1.1.0"  # merged, not replaced
@@ -434,6 +446,7 @@ def test_location_comes_from_parameters_then_registry_extras_then_the_connection
 
 
 def test_create_schema_creates_a_missing_registry_schema(snowflake_double: SnowflakeDouble) -> None:
+    snowflake_double.acl.grants[("DATABASE", "ML")].add(("CREATE SCHEMA", "ML_ENGINEER"))
     hook = SnowflakeRegistryHook(schema="models", create_schema=True)
 
     ok, message = hook.test_connection()
@@ -463,3 +476,77 @@ def test_delete_version(registered: SnowflakeDouble) -> None:
 
     assert "V1_1_0" not in registered.model("CHURN").versions
     assert matching(registered, r"^ALTER MODEL ML\.REGISTRY\.CHURN DROP VERSION V1_1_0$")
+
+
+# -- deployable dependencies ------------------------------------------------------------------------------
+def test_dependencies_are_relaxed_like_the_library_does_and_the_worker_versions_recorded(
+    snowflake_double: SnowflakeDouble, churn_model: Any
+) -> None:
+    from importlib.metadata import version as installed
+
+    with SnowflakeRegistryHook() as hook:
+        version, _ = hook.register_version("churn", package(churn_model))
+
+    manifest = yaml.safe_load(snowflake_double.model("CHURN").versions["V1_2_0"].files["MANIFEST.yml"])
+    conda = json.dumps(manifest)
+    assert f"scikit-learn=={installed('scikit-learn')}" not in conda  # a range the channel can satisfy
+    worker = json.loads(version.tags["airflow_registry.worker_packages"])
+    assert worker["scikit-learn"] == installed("scikit-learn")
+    assert worker["snowflake-ml-python"] == installed("snowflake-ml-python")
+    # One package lookup for our check and the library's own.
+    assert len(matching(snowflake_double, r"information_schema\.packages")) == 1
+
+
+def test_exact_pins_are_an_option_and_are_checked_against_the_channel(
+    snowflake_double: SnowflakeDouble, churn_model: Any
+) -> None:
+    from importlib.metadata import version as installed
+
+    major, minor, _ = installed("scikit-learn").split(".")
+    snowflake_double.packages["scikit-learn"] = [f"{major}.{minor}.0"]  # the channel lags one patch behind
+    exact = package(churn_model, options={"relax_version": False})
+
+    with SnowflakeRegistryHook() as hook, pytest.raises(InvalidInputError, match="scikit-learn==") as refused:
+        hook.register_version("churn", exact)
+    assert refused.value.field == "backend_options.conda_dependencies"
+    assert snowflake_double.writes() == []
+
+    with SnowflakeRegistryHook() as hook:
+        _, created = hook.register_version("churn", package(churn_model))  # relaxed (the default): accepted
+    assert created
+
+
+# -- batch output ------------------------------------------------------------------------------------------
+def test_overwriting_the_predictions_keeps_their_grants(registered: SnowflakeDouble) -> None:
+    registered.add_table("SCORING", churn_frame(10, seed=3)[FEATURES].assign(customer_id=range(10)))
+    registered.add_table("CHURN_SCORES", churn_frame(1)[FEATURES])
+    registered.acl.grants[("TABLE", "ML.REGISTRY.CHURN_SCORES")].add(("SELECT", "ANALYST"))
+
+    with SnowflakeRegistryHook() as hook:
+        summary = hook.batch_predict(hook.get_version("churn", "V1_1_0"), "SCORING", "CHURN_SCORES")
+
+    assert summary["rows"] == 10
+    assert matching(registered, r"^CREATE OR REPLACE TABLE CHURN_SCORES.* COPY GRANTS AS SELECT")
+    assert ("SELECT", "ANALYST") in registered.acl.grants[("TABLE", "ML.REGISTRY.CHURN_SCORES")]
+
+
+def test_appending_reports_the_rows_this_run_wrote(
+    registered: SnowflakeDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_snowflake_connection(monkeypatch, batch_write_mode="append")
+    registered.add_table("SCORING", churn_frame(20, seed=4)[FEATURES])
+
+    with SnowflakeRegistryHook() as hook:
+        version = hook.get_version("churn", "V1_0_0")
+        first = hook.batch_predict(version, "SCORING", "SCORES")  # creates the table
+        second = hook.batch_predict(version, "SCORING", "SCORES")
+
+    assert (first["rows"], second["rows"]) == (20, 20)
+    assert len(registered.schema_state().tables["SCORES"].data) == 40
+
+
+def test_an_input_table_that_does_not_exist_is_named(registered: SnowflakeDouble) -> None:
+    with SnowflakeRegistryHook() as hook, pytest.raises(InvalidInputError) as missing:
+        hook.batch_predict(hook.get_version("churn", "V1_0_0"), "NO_SUCH_TABLE", "SCORES")
+    assert missing.value.field == "input_path"
+    assert registered.writes() == []

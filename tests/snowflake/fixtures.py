@@ -106,15 +106,14 @@ def _registered_state(churn_model: Any) -> dict[str, Any]:
     with pytest.MonkeyPatch.context() as monkeypatch:
         set_snowflake_connection(monkeypatch)
         double = SnowflakeDouble(database="ML", schema="REGISTRY")
-        with double.installed():
-            hook = SnowflakeRegistryHook()
+        with double.installed(), SnowflakeRegistryHook() as hook:
             hook.register_version("churn", package(churn_model, "1.0.0", sha256="1" * 64))
             hook.register_version("churn", package(churn_model, "1.1.0", sha256="2" * 64))
-        return copy.deepcopy(double.databases)
+        return double.snapshot()
 
 
 @pytest.fixture
 def registered(snowflake_double: SnowflakeDouble, _registered_state: dict[str, Any]) -> SnowflakeDouble:
-    """The double holding model CHURN with versions V1_0_0 (default) and V1_1_0; the log is empty."""
-    snowflake_double.databases = copy.deepcopy(_registered_state)
+    """The double holding model CHURN (owned by ML_ENGINEER) with versions V1_0_0 (default) and V1_1_0; no log."""
+    snowflake_double.restore(_registered_state)
     return snowflake_double

@@ -3,7 +3,8 @@
 Run with ``pytest -m snowflake_live tests/snowflake`` after setting SNOWFLAKE_ACCOUNT,
 SNOWFLAKE_USER, SNOWFLAKE_PASSWORD (or SNOWFLAKE_PRIVATE_KEY_FILE), SNOWFLAKE_DATABASE,
 SNOWFLAKE_SCHEMA and SNOWFLAKE_WAREHOUSE (SNOWFLAKE_ROLE optional). The role needs
-CREATE MODEL, CREATE TABLE, CREATE STAGE and CREATE TAG in that schema. Everything the
+CREATE MODEL, CREATE TABLE, CREATE STAGE and CREATE TAG in that schema (docs/snowflake.md,
+"Privileges"). Everything the
 test creates is named LIVE_<random> and dropped at the end.
 """
 
@@ -53,9 +54,8 @@ def live_hook(monkeypatch: pytest.MonkeyPatch) -> Iterator[SnowflakeRegistryHook
         "extra": extra,
     }
     monkeypatch.setenv("AIRFLOW_CONN_SNOWFLAKE_LIVE", json.dumps(connection))
-    hook = SnowflakeRegistryHook("snowflake_live")
-    yield hook
-    hook.session.close()
+    with SnowflakeRegistryHook("snowflake_live") as hook:
+        yield hook
 
 
 def test_lifecycle_on_a_real_account(live_hook: SnowflakeRegistryHook, churn_model: Any, tmp_path: Path) -> None:

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from airflow_registry_provider.exceptions import InvalidInputError
-from airflow_registry_provider.governance import snowflake_sql as sql
 from airflow_registry_provider.governance.grants import Grant
+from airflow_registry_provider.hooks.snowflake import grants as sql
 
 from .payloads import INJECTIONS
 
