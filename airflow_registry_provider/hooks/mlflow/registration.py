@@ -214,10 +214,22 @@ def _create_model_version(client: MlflowClient, model_name: str, **kwargs: Any) 
 
 
 def _experiment_id(client: MlflowClient, settings: MlflowSettings) -> str:
+    from mlflow.exceptions import MlflowException
+
     experiment = client.get_experiment_by_name(settings.experiment_name)
     if experiment is not None:
         return experiment.experiment_id
-    return client.create_experiment(settings.experiment_name, artifact_location=settings.default_artifact_location())
+    location = settings.default_artifact_location()
+    try:
+        return client.create_experiment(settings.experiment_name, artifact_location=location)
+    except MlflowException as err:
+        # Concurrent first registrations race to create the experiment; the loser uses the winner's.
+        if err.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+        found = client.get_experiment_by_name(settings.experiment_name)
+        if found is None:
+            raise
+        return found.experiment_id
 
 
 def prepare(
