@@ -38,10 +38,10 @@ from airflow_registry_provider.operators import (
 )
 from tests.conftest import require_service
 from tests.helpers import FEATURES, make_data, make_model_files, task_context
+from tests.postgres import PG
 
 pytestmark = pytest.mark.integration
 
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 SERVER_START_TIMEOUT = 90.0
 
 
