@@ -141,6 +141,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group(server))
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # xdist marks a grouped test by suffixing its node id; a pytest/xdist pair where that
+    # no longer works would start each server once per worker without saying so.
+    if hasattr(session.config, "workerinput") and session.config.getvalue("loadgroup"):
+        lost = [
+            item.nodeid for item in session.items if item.get_closest_marker("xdist_group") and "@" not in item.nodeid
+        ]
+        if lost:
+            raise pytest.UsageError(f"--dist loadgroup is not grouping tests (pytest/xdist versions?): {lost[:3]}")
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
     if not _is_session_owner(config) or _BEFORE not in config.stash:
