@@ -2,7 +2,7 @@
 # Set up the locked environment, then run three jobs side by side and fail if any fails:
 #   1. lint and type-check (ruff check, ruff format --check, mypy);
 #   2. the smoke suite against the built wheel in a fresh venv (scripts/smoke.sh);
-#   3. the test suite on pytest-xdist workers (ARP_TEST_WORKERS, default 3); pytest
+#   3. the test suite on pytest-xdist workers (ARP_TEST_WORKERS, default one per CPU); pytest
 #      arguments given to this script go to it.
 # Jobs 1 and 2 run at a lower priority: the test suite is the longest.
 #
@@ -42,7 +42,7 @@ if [[ ! -d .venv/pycache ]]; then
 fi
 
 set +e
-.venv/bin/python -m pytest -n "${ARP_TEST_WORKERS:-3}" --dist loadgroup "$@" 2>&1 | tee "$LOGS/pytest.log"
+.venv/bin/python -m pytest -n "${ARP_TEST_WORKERS:-$(nproc)}" --dist loadgroup "$@" 2>&1 | tee "$LOGS/pytest.log"
 tests_rc=${PIPESTATUS[0]}
 wait "$lint_pid"
 lint_rc=$?
