@@ -25,6 +25,14 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
+# Cache bytecode also where the environment sets PYTHONDONTWRITEBYTECODE (as scripts/env.sh
+# does for the scripts): every worker, server and CLI a test starts would otherwise compile
+# Airflow and MLflow from source again.
+if os.environ.pop("PYTHONDONTWRITEBYTECODE", None):
+    os.environ.setdefault("PYTHONPYCACHEPREFIX", str(Path(sys.prefix) / "pycache"))
+    sys.dont_write_bytecode = False
+    sys.pycache_prefix = os.environ["PYTHONPYCACHEPREFIX"]
+
 # The process that starts the run (a plain pytest, or pytest-xdist's controller) makes the
 # temp root; its xdist workers inherit it through the environment and make their own
 # AIRFLOW_HOME inside it.
