@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow_registry_provider.exceptions import InvalidInputError
-from airflow_registry_provider.integrity import sha256_file
+from airflow_registry_provider.integrity import file_manifest
+from airflow_registry_provider.integrity import sha256_file as sha256_file  # LogModel hashes input files with it
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,10 +35,9 @@ _FLAVOR_DISTRIBUTIONS = {
 def sha256_tree(root: str | os.PathLike[str]) -> str:
     """A digest of a directory: relative paths and contents, in sorted order."""
     digest = hashlib.sha256()
-    base = Path(root)
-    for path in sorted(p for p in base.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(base).as_posix().encode() + b"\0")
-        digest.update(sha256_file(path).encode())
+    for path, sha256 in file_manifest(root).items():
+        digest.update(path.encode() + b"\0")
+        digest.update(sha256.encode())
     return digest.hexdigest()
 
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from airflow_registry_provider import tags
 from airflow_registry_provider.exceptions import IntegrityError, InvalidInputError
 
 _CHUNK = 1 << 20
@@ -64,6 +65,47 @@ def parse_manifest(text: str, digest: str | None, *, what: str) -> dict[str, str
     if digest is not None and manifest_digest(manifest) != digest:
         raise IntegrityError(f"{what}: the recorded model manifest does not match its recorded digest")
     return manifest
+
+
+def manifest_tags(manifest: Mapping[str, str], stored_at: str | None = None) -> dict[str, str]:
+    """The version tags that record ``manifest``: its JSON (or ``stored_at``, the URI of
+    the file holding it when it is too long for a tag) and its digest."""
+    return {
+        tags.MODEL_MANIFEST: stored_at if stored_at is not None else manifest_text(manifest),
+        tags.MODEL_SHA256: manifest_digest(manifest),
+    }
+
+
+def recorded_manifest(
+    version_tags: Mapping[str, str], *, what: str, fetch: Callable[[str], str]
+) -> dict[str, str] | None:
+    """The manifest a version's tags record, checked against its digest; None when there is none.
+
+    ``fetch`` reads the file a manifest was stored in when it did not fit a tag (the tag
+    then holds that file's URI); the digest, kept in the registry's database, pins it.
+    """
+    text = version_tags.get(tags.MODEL_MANIFEST)
+    digest = version_tags.get(tags.MODEL_SHA256)
+    if text is None and digest is None:
+        return None
+    if text is None or digest is None:
+        raise IntegrityError(
+            f"{what}: the model manifest is recorded only in part ({tags.MODEL_MANIFEST}, {tags.MODEL_SHA256})"
+        )
+    if not text.lstrip().startswith("{"):
+        text = fetch(text)
+    return parse_manifest(text, digest, what=what)
+
+
+def verify_file(path: str | os.PathLike[str], name: str, expected: Mapping[str, str], *, what: str) -> None:
+    """Raise :class:`IntegrityError` unless the file at ``path`` is manifest entry ``name``."""
+    if name not in expected:
+        raise IntegrityError(f"{what}: {name} is not in the manifest recorded at registration; nothing was loaded")
+    if sha256_file(path) != expected[name]:
+        raise IntegrityError(
+            f"{what}: stored model file {name} does not match the manifest recorded at registration "
+            "(sha256 differs); nothing was loaded"
+        )
 
 
 def verify_files(root: str | os.PathLike[str], expected: Mapping[str, str], *, what: str) -> None:

@@ -17,7 +17,6 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -108,16 +107,6 @@ def mlflow_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
         json.dumps({"conn_type": "mlflow_registry", "extra": {"tracking_uri": uri}}),
     )
     return uri
-
-
-@pytest.fixture
-def postgres_database() -> Iterator[str]:
-    """A fresh, uniquely named PostgreSQL database (``tests.postgres``), dropped afterwards."""
-    from tests import postgres
-
-    require_service(*postgres.available())
-    with postgres.temporary_database() as name:
-        yield name
 
 
 # -- session hooks ---------------------------------------------------------------------------

@@ -47,13 +47,11 @@ def test_register_is_idempotent_and_never_overwrites(mlflow_registry: str, tmp_p
 
 
 def test_requirements_are_pinned_from_installed_versions(mlflow_registry: str, tmp_path: Path) -> None:
-    import mlflow.artifacts
     import sklearn
 
     hook = MlflowRegistryHook()
     hook.register_version("churn", _package(make_model_files(tmp_path), "1.0.0"))
-    with hook._client():
-        reqs = Path(mlflow.artifacts.download_artifacts("models:/churn/1/requirements.txt", dst_path=str(tmp_path)))
+    reqs = Path(hook.download_model("churn", "1", str(tmp_path / "dl")), "requirements.txt")
     assert f"scikit-learn=={sklearn.__version__}" in reqs.read_text().splitlines()
 
 
@@ -150,3 +148,118 @@ def test_register_ignores_an_experiment_set_by_user_code(mlflow_registry: str, t
         mlflow.set_tracking_uri(None)
     assert created
     assert version.version == "1"
+
+
+def test_a_version_created_twice_by_an_http_retry_is_kept_once(
+    mlflow_registry: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MLflow's HTTP client retries a POST whose response was lost: the version would exist twice."""
+    create = MlflowClient.create_model_version
+
+    def lost_response_then_retry(self: MlflowClient, *args: object, **kwargs: object) -> object:
+        create(self, *args, **kwargs)  # the server made it; the response never arrived
+        return create(self, *args, **kwargs)
+
+    monkeypatch.setattr(MlflowClient, "create_model_version", lost_response_then_retry)
+    version, created = MlflowRegistryHook().register_version("m", _package(make_model_files(tmp_path), "1.0.0"))
+    assert created and version.version == "1"
+    assert [str(v.version) for v in MlflowClient(mlflow_registry).search_model_versions("name = 'm'")] == ["1"]
+
+
+def test_colliding_version_numbers_are_retried(
+    mlflow_registry: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mlflow/mlflow#22635: concurrent creations collide on MAX+1 and MLflow gives up; nothing was created."""
+    from mlflow.exceptions import MlflowException
+
+    create = MlflowClient.create_model_version
+    failures = iter([MlflowException("Model Version creation error (name=m). Giving up after 3 attempts.")])
+
+    def collide_once(self: MlflowClient, *args: object, **kwargs: object) -> object:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return create(self, *args, **kwargs)
+
+    monkeypatch.setattr(MlflowClient, "create_model_version", collide_once)
+    version, created = MlflowRegistryHook().register_version("m", _package(make_model_files(tmp_path), "1.0.0"))
+    assert created and version.version == "1"
+
+
+def test_server_errors_stay_retryable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server answering 503 to everything: a transient error after the bounded retries, never a configuration error."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from airflow_registry_provider.exceptions import CONFIGURATION_ERRORS
+
+    class Unavailable(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(503)
+            self.end_headers()
+
+        do_POST = do_GET
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Unavailable)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        uri = f"http://127.0.0.1:{server.server_address[1]}"
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_MLFLOW_503",
+            json.dumps(
+                {"conn_type": "mlflow_registry", "extra": {"tracking_uri": uri, "max_retries": 1, "timeout": 5}}
+            ),
+        )
+        hook = MlflowRegistryHook("mlflow_503")
+        for call in (lambda: hook.get_version("m", "1"), lambda: hook.set_version_tags("m", "1", {"k": "v"})):
+            with pytest.raises(RegistryUnavailableError) as raised:
+                call()
+            assert not isinstance(raised.value, CONFIGURATION_ERRORS)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_reads_of_two_local_registries_at_once_touch_no_process_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from airflow_registry_provider.hooks.mlflow.environment import scope_active
+
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        uri = f"sqlite:///{tmp_path / name / 'mlflow.db'}"
+        monkeypatch.setenv(
+            f"AIRFLOW_CONN_MLFLOW_{name.upper()}",
+            json.dumps({"conn_type": "mlflow_registry", "extra": {"tracking_uri": uri}}),
+        )
+        hook = MlflowRegistryHook(f"mlflow_{name}")
+        hook.register_version(f"model_{name}", _package(make_model_files(tmp_path / name), "1.0.0"))
+        hook.set_alias(f"model_{name}", "champion", "1")
+    environ = type(os.environ)
+    writes: list[str] = []
+    set_item = environ.__setitem__
+    monkeypatch.setattr(environ, "__setitem__", lambda self, k, v: writes.append(k) or set_item(self, k, v))
+    failures: list[BaseException] = []
+
+    def poll(name: str) -> None:
+        try:
+            for _ in range(5):
+                hook = MlflowRegistryHook(f"mlflow_{name}")
+                assert hook.get_alias_version(f"model_{name}", "champion").model_name == f"model_{name}"
+                assert next(hook.iter_versions(f"model_{name}", page_size=1)).version == "1"
+                assert not scope_active()
+        except BaseException as err:
+            failures.append(err)
+
+    threads = [threading.Thread(target=poll, args=(name,)) for name in ("a", "b") for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not failures and writes == []

@@ -1,26 +1,13 @@
 """The lifecycle operators and the MLflow hook against a real ``mlflow server`` over REST.
 
-The server runs on loopback for the session, backed by a fresh PostgreSQL database
-(``arp_it_<hex>``, dropped afterwards) and a temp artifact store it proxies. Without
-PostgreSQL at 127.0.0.1:5432 the module is skipped, except under ``CI=true`` where it fails.
+The server (``tests/integration/servers.py``) runs on loopback for the session, backed by
+a fresh PostgreSQL database and a temp artifact store it proxies.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import secrets
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
@@ -36,127 +23,9 @@ from airflow_registry_provider.operators import (
     PromoteVersionOperator,
     ValidateMetricsOperator,
 )
-from tests.conftest import require_service
 from tests.helpers import FEATURES, make_data, make_model_files, task_context
-from tests.postgres import PG
 
 pytestmark = pytest.mark.integration
-
-SERVER_START_TIMEOUT = 90.0
-
-
-def _pg_connect(dbname: str = "postgres") -> Any:
-    """An autocommit psycopg2 connection (CREATE/DROP DATABASE cannot run in a transaction)."""
-    import psycopg2
-
-    conn = psycopg2.connect(dbname=dbname, connect_timeout=3, **PG)
-    conn.autocommit = True
-    return conn
-
-
-def _admin(statement: str) -> None:
-    conn = _pg_connect()
-    try:
-        conn.cursor().execute(statement)
-    finally:
-        conn.close()
-
-
-def _postgres_available() -> tuple[bool, str]:
-    try:
-        _pg_connect().close()
-    except Exception as err:
-        return False, f"PostgreSQL is not reachable at {PG['host']}:{PG['port']} as {PG['user']}: {err}"
-    return True, ""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:  # noqa: S310 - loopback http
-            return response.status == 200
-    except OSError:
-        return False
-
-
-def _server_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-    # The genai job runner (three more processes importing mlflow) is not needed here.
-    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
-    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
-    if env.pop("PYTHONDONTWRITEBYTECODE", None):
-        # Without cached bytecode the server and its worker each compile mlflow from source
-        # (tens of seconds on a busy machine); cache it outside the venv instead.
-        env["PYTHONPYCACHEPREFIX"] = os.path.join(tempfile.gettempdir(), "arp-it-pycache")
-    return env
-
-
-def _stop(server: subprocess.Popen) -> None:
-    """SIGTERM the server's process group; SIGKILL whatever of it is left after 15 s."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(server.pid, signal.SIGTERM)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            try:
-                os.killpg(server.pid, 0)  # the uvicorn worker may still be shutting down
-            except ProcessLookupError:
-                return
-        time.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(server.pid, signal.SIGKILL)
-    server.wait(timeout=5)
-
-
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A tracking server on a free loopback port over a fresh PostgreSQL database; yields its URL."""
-    available, reason = _postgres_available()
-    require_service(available, reason)
-    database = f"arp_it_{secrets.token_hex(6)}"
-    _admin(f'CREATE DATABASE "{database}"')
-    root = tmp_path_factory.mktemp("mlflow-server")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = root / "server.log"
-    command = [
-        str(Path(sys.executable).with_name("mlflow")),
-        "server",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        "--backend-store-uri",
-        f"postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{database}",
-        "--artifacts-destination",
-        str(root / "artifacts"),
-    ]
-    server: subprocess.Popen | None = None
-    try:
-        with open(log_path, "wb") as log:
-            # Its own session, so that teardown can stop the server and its uvicorn worker together.
-            server = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, cwd=root, env=_server_env(), start_new_session=True
-            )
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while not _healthy(url):
-            if server.poll() is not None or time.monotonic() > deadline:
-                tail = log_path.read_text(errors="replace")[-3000:]
-                state = f"exited with {server.returncode}" if server.returncode is not None else "timed out"
-                pytest.fail(f"mlflow server {state} before {url}/health answered:\n{tail}")
-            time.sleep(0.25)
-        yield url
-    finally:
-        if server is not None:
-            _stop(server)
-        _admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -274,14 +143,18 @@ def test_pagination_past_one_page_over_rest(server_conn: str, tmp_path: Path, mo
     for i in range(1, 5):  # more versions of the same logged model, without uploading it again
         hook.register_version("it_paged", _source_package(f"1.0.{i}", logged_model))
 
-    calls: list[str | None] = []
-    search = MlflowClient.search_model_versions
+    from airflow_registry_provider.hooks.mlflow.rest import RestReads
 
-    def counting(self: MlflowClient, *args: object, **kwargs: object) -> object:
+    calls: list[str | None] = []
+    search = RestReads.search_model_versions
+
+    def counting(self: RestReads, *args: object, **kwargs: object) -> object:
         calls.append(kwargs.get("page_token"))  # type: ignore[arg-type]
         return search(self, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(MlflowClient, "search_model_versions", counting)
+    # Reads from a server go through RestReads (no process-global state), never MlflowClient.
+    monkeypatch.setattr(MlflowClient, "search_model_versions", lambda *a, **k: pytest.fail("MlflowClient read"))
+    monkeypatch.setattr(RestReads, "search_model_versions", counting)
     assert [v.version for v in hook.iter_versions("it_paged", page_size=2)] == ["5", "4", "3", "2", "1"]
     assert len(calls) == 3 and calls[0] is None and all(calls[1:])  # three pages, following the tokens
     assert hook.next_version_name("it_paged") == "1.0.5"
@@ -291,3 +164,54 @@ def test_register_from_a_registered_version_over_rest(server_conn: str, tmp_path
     _log_operator(make_model_files(tmp_path), "it_copy").execute(task_context("log_model"))
     version, created = MlflowRegistryHook().register_version("it_copy", _source_package("2.0.0", "models:/it_copy/1"))
     assert created and version.version == "2"
+
+
+def test_the_model_audit_log_stays_within_postgresql_limits(server_conn: str, tmp_path: Path) -> None:
+    """Audited changes keep working once the model's log has seen far more than 5,000 characters."""
+    from mlflow.exceptions import MlflowException
+
+    from airflow_registry_provider.governance.audit import parse_log
+
+    client = MlflowClient(server_conn)
+    refs = [
+        _log_operator(make_model_files(tmp_path, seed=seed), "it_audit", f"1.0.{seed}").execute(
+            task_context("log_model")
+        )
+        for seed in range(2)
+    ]
+    # The limit is real on this server: a model tag over 5,000 characters is refused.
+    with pytest.raises(MlflowException, match="5000|too long"):
+        client.set_registered_model_tag("it_audit", "probe", "x" * 5001)
+    hook = MlflowRegistryHook()
+    assert hook.max_model_tag_length == 5000
+    seen: dict[str, int] = {}
+    promotions = 0
+    while sum(seen.values()) <= 3 * hook.max_model_tag_length:
+        ref = refs[promotions % 2]
+        promoted = PromoteVersionOperator(
+            task_id="promote_version", model_version=ref, require_validation=False, reason=f"round {promotions}"
+        ).execute(task_context("promote_version", run_id=f"manual__{promotions}"))
+        assert promoted["version"] == ref["version"]
+        promotions += 1
+        log = client.get_registered_model("it_audit").tags[tags.AUDIT_LOG]
+        assert len(log) <= hook.max_model_tag_length
+        for record in parse_log(log):
+            seen.setdefault(json.dumps(record.to_dict(), sort_keys=True, default=str), 0)
+        seen = {key: len(key) for key in seen}
+        assert parse_log(log)[-1].reason == f"round {promotions - 1}"  # the newest record is kept
+    assert client.get_model_version_by_alias("it_audit", "champion").version == refs[(promotions - 1) % 2]["version"]
+
+
+def test_a_server_without_access_control_cannot_manage_grants(server_conn: str) -> None:
+    from airflow_registry_provider.exceptions import UnsupportedOperationError
+    from airflow_registry_provider.governance.grants import Grant
+
+    hook = MlflowRegistryHook()
+    for call in (
+        lambda: hook.list_grants("anything"),
+        lambda: hook.implicit_grants("anything"),
+        lambda: hook.list_future_grants(),
+        lambda: hook.apply_future_grants([Grant("ROLE", "READ")], []),
+    ):
+        with pytest.raises(UnsupportedOperationError, match="registry_conn_id: .*mlflow_default.*basic-auth"):
+            call()

@@ -12,7 +12,8 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_registry_provider import tags
 from airflow_registry_provider.governance.audit import parse_log
-from airflow_registry_provider.hooks.mlflow import MlflowRegistryHook, _scoped_environ
+from airflow_registry_provider.hooks.mlflow import MlflowRegistryHook
+from airflow_registry_provider.hooks.mlflow.environment import scoped_environment as _scoped_environ
 from airflow_registry_provider.operators import GrantModelOperator
 from tests.governance import fixtures
 from tests.governance.payloads import INJECTIONS
