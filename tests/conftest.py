@@ -33,14 +33,16 @@ if os.environ.pop("PYTHONDONTWRITEBYTECODE", None):
     sys.pycache_prefix = os.environ["PYTHONPYCACHEPREFIX"]
 
 # The process that starts the run (a plain pytest, or pytest-xdist's controller) makes the
-# temp root; its xdist workers inherit it through the environment and make their own
-# AIRFLOW_HOME inside it.
+# temp root; its xdist workers inherit it through the environment, and each uses a folder of
+# its own in it (so that a test comparing the temp dir before and after sees its own files).
 _OWNS_TMP_ROOT = "ARP_TEST_TMP" not in os.environ
 if _OWNS_TMP_ROOT:
     os.environ["ARP_TEST_TMP"] = tempfile.mkdtemp(prefix="arp-tests-")
 TMP_ROOT = Path(os.environ["ARP_TEST_TMP"])
-os.environ["TMPDIR"] = str(TMP_ROOT)
-tempfile.tempdir = str(TMP_ROOT)
+_TMP = TMP_ROOT / os.environ["PYTEST_XDIST_WORKER"] if "PYTEST_XDIST_WORKER" in os.environ else TMP_ROOT
+_TMP.mkdir(exist_ok=True)
+os.environ["TMPDIR"] = str(_TMP)
+tempfile.tempdir = str(_TMP)
 
 _HOME = Path(tempfile.mkdtemp(prefix="airflow-home-"))
 os.environ["AIRFLOW_HOME"] = str(_HOME)
