@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# Set up and run the churn model lifecycle DAG end to end on the embedded default:
-# a sqlite Airflow metadata DB and a sqlite MLflow registry under ./.airflow. No server.
+# Set up, then run the churn model lifecycle DAG once on the embedded default: a sqlite
+# Airflow metadata DB and a sqlite MLflow registry under ./.airflow, no server. Ends with
+# what this run did. Arguments go to scripts/quickstart.py, e.g. -c '{"feature_set": "full"}'.
+# ARP_QUICKSTART_HOME chooses another folder than ./.airflow (bench/lifecycle_e2e.py does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ARP_QUICKSTART_T0=$(date +%s.%N)
+export ARP_QUICKSTART_T0
 bash scripts/setup.sh
-export PATH="$HOME/.local/bin:$PATH"
+source scripts/env.sh
 
-HOME_DIR="$(pwd)/.airflow"
+HOME_DIR="${ARP_QUICKSTART_HOME:-$(pwd)/.airflow}"
 mkdir -p "$HOME_DIR"
+# What any Airflow deployment sets for the provider: the dags folder and the registry
+# connection (plus, here, a home and a metadata DB of its own).
 export AIRFLOW_HOME="$HOME_DIR"
 export AIRFLOW__CORE__DAGS_FOLDER="$(pwd)/dags"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
@@ -15,7 +21,4 @@ export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="sqlite:///$HOME_DIR/airflow.db"
 export AIRFLOW_CONN_MLFLOW_DEFAULT="{\"conn_type\": \"mlflow_registry\", \"extra\": {\"tracking_uri\": \"sqlite:///$HOME_DIR/mlflow.db\"}}"
 export MLFLOW_ENABLE_ASYNC_LOGGING=false GIT_PYTHON_REFRESH=quiet
 
-.venv/bin/airflow db migrate >/dev/null
-.venv/bin/airflow dags reserialize >/dev/null
-.venv/bin/airflow dags test churn_model_lifecycle "$@"
-.venv/bin/python scripts/lifecycle_summary.py
+exec .venv/bin/python scripts/quickstart.py "$@"

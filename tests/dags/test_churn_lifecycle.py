@@ -1,9 +1,16 @@
-"""The churn lifecycle DAG, run for real with dag.test() on a sqlite MLflow registry."""
+"""The churn lifecycle DAG, run for real with dag.test() on a sqlite MLflow registry.
+
+The runs share one registry: the first run registers 1.0.0 and promotes it (no champion
+yet); each test then runs the DAG once more and checks its own version against whoever
+is champion at that point, so the tests hold in any order.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -14,63 +21,104 @@ from tests.conftest import REPO
 
 MODEL = "customer_churn_predictor"
 
+# One registry for the module's runs: keep its tests on one xdist worker.
+pytestmark = pytest.mark.xdist_group("churn_lifecycle")
 
-@pytest.fixture
-def lifecycle_dag(airflow_db: None):
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A sqlite MLflow registry behind ``mlflow_default`` for the module; (tracking URI, data dir)."""
+    root = tmp_path_factory.mktemp("churn-lifecycle")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        connection = {"conn_type": "mlflow_registry", "extra": {"tracking_uri": uri}}
+        monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_DEFAULT", json.dumps(connection))
+        yield uri, root / "data"
+
+
+@pytest.fixture(scope="module")
+def lifecycle(airflow_db: None, registry: tuple[str, Path]) -> Any:
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=str(REPO / "dags" / "churn_model_lifecycle.py")).get_dag("churn_model_lifecycle")
 
 
-def _states(run) -> dict[str, str]:
-    return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+def _run(lifecycle: Any, data_dir: Path, **conf: Any) -> tuple[Any, dict[str, str]]:
+    run = lifecycle.test(run_conf={"data_dir": str(data_dir), **conf})
+    return run, {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
 
 
-def test_lifecycle_runs_end_to_end_and_gates_the_second_version(
-    lifecycle_dag, mlflow_registry: str, tmp_path: Path
-) -> None:
-    run = lifecycle_dag.test(run_conf={"data_dir": str(tmp_path)})
-    assert str(run.state) == "success", _states(run)
-    client = MlflowClient(mlflow_registry)
-    (mv,) = client.search_model_versions(f"name = '{MODEL}'")
+def _version_of(client: MlflowClient, run: Any) -> Any:
+    (version,) = [mv for mv in client.search_model_versions(f"name = '{MODEL}'") if mv.tags[tags.RUN_ID] == run.run_id]
+    return version
+
+
+def _champion(client: MlflowClient) -> str:
+    return str(client.get_model_version_by_alias(MODEL, "champion").version)
+
+
+def _scored_by(data_dir: Path) -> set[str]:
+    table = pq.read_table(data_dir / "predictions.parquet", columns=["model_version"])
+    return {str(v) for v in table.column("model_version").to_pylist()}
+
+
+@pytest.fixture(scope="module")
+def first_run(lifecycle: Any, registry: tuple[str, Path]) -> tuple[Any, dict[str, str]]:
+    return _run(lifecycle, registry[1])
+
+
+def test_first_run_registers_gates_promotes_and_scores(first_run: tuple[Any, dict[str, str]], registry) -> None:
+    uri, data_dir = registry
+    run, states = first_run
+    assert str(run.state) == "success", states
+    client = MlflowClient(uri)
+    mv = client.get_model_version(MODEL, "1")
+    assert mv.tags[tags.RUN_ID] == run.run_id
     assert mv.tags[tags.VERSION_NAME] == "1.0.0"
     assert mv.tags[tags.DAG_ID] == "churn_model_lifecycle"
     assert mv.tags[tags.TASK_ID] == "log_model"
     assert json.loads(mv.tags[tags.TRAINING_DATA_SHA256])
     assert mv.tags[tags.VALIDATION_STATUS] == "passed"
     assert {"accuracy", "roc_auc", "log_loss", "f1"} <= set(client.get_run(mv.run_id).data.metrics)
-    assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "1"
+    assert _champion(client) == "1"
     from airflow_registry_provider.hooks import MlflowRegistryHook
 
     schema = MlflowRegistryHook().input_schema(MODEL, "1")
     assert schema is not None
     assert [name for name, _ in schema][:3] == ["customer_age", "account_balance", "days_since_last_purchase"]
-    predictions = pq.ParquetFile(tmp_path / "predictions.parquet")
-    scoring = next((tmp_path / "runs").glob("*/scoring.parquet"))
+    predictions = pq.ParquetFile(data_dir / "predictions.parquet")
+    scoring = next((data_dir / "runs").glob("*/scoring.parquet"))
     assert predictions.metadata.num_rows == pq.ParquetFile(scoring).metadata.num_rows == 20_000
 
-    second = lifecycle_dag.test(run_conf={"data_dir": str(tmp_path)})
-    states = _states(second)
-    v2 = client.get_model_version(MODEL, "2")
-    assert v2.tags[tags.VERSION_NAME] == "1.0.1"
-    champion = str(client.get_model_version_by_alias(MODEL, "champion").version)
-    if v2.tags[tags.VALIDATION_STATUS] == "passed":
-        assert champion == "2"
-        assert states["promote_version"] == "success"
-    else:
-        assert champion == "1"
-        assert states["promote_version"] == "skipped"
-    assert states["batch_inference"] == "success"
+
+def test_a_stronger_candidate_is_promoted(first_run: tuple[Any, dict[str, str]], lifecycle, registry) -> None:
+    uri, data_dir = registry
+    client = MlflowClient(uri)
+    before = _champion(client)
+    run, states = _run(lifecycle, data_dir, feature_set="full")
+    assert str(run.state) == "success", states
+    mv = _version_of(client, run)
+    assert mv.tags[tags.VALIDATION_STATUS] == "passed"
+    result = json.loads(mv.tags[tags.VALIDATION_RESULT])
+    assert result["champion_version"] == before
+    assert all(outcome["passed"] for outcome in result["metrics"].values()), result
+    assert states["promote_version"] == "success"
+    assert _champion(client) == str(mv.version)
+    assert str(client.get_model_version_by_alias(MODEL, "previous_champion").version) == before
+    assert _scored_by(data_dir) == {str(mv.version)}
 
 
 def test_impossible_thresholds_reject_and_keep_the_champion(
-    lifecycle_dag, mlflow_registry: str, tmp_path: Path
+    first_run: tuple[Any, dict[str, str]], lifecycle, registry
 ) -> None:
-    lifecycle_dag.test(run_conf={"data_dir": str(tmp_path)})
-    run = lifecycle_dag.test(run_conf={"data_dir": str(tmp_path), "thresholds": {"accuracy": ">= 0.9999"}})
-    states = _states(run)
+    uri, data_dir = registry
+    client = MlflowClient(uri)
+    before = _champion(client)
+    run, states = _run(lifecycle, data_dir, thresholds={"accuracy": ">= 0.9999"})
     assert states["validate_metrics"] == "skipped"
     assert states["promote_version"] == "skipped"
-    client = MlflowClient(mlflow_registry)
-    assert client.get_model_version(MODEL, "2").tags[tags.VALIDATION_STATUS] == "rejected"
-    assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "1"
+    assert states["batch_inference"] == "success"
+    mv = _version_of(client, run)
+    assert mv.tags[tags.VALIDATION_STATUS] == "rejected"
+    assert _champion(client) == before
+    assert _scored_by(data_dir) == {before}
