@@ -20,21 +20,32 @@ if TYPE_CHECKING:
 class BatchInferenceOperator(BaseRegistryOperator):
     """Batch predictions with a registered model.
 
-    On MLflow, ``input_path`` (Parquet) is streamed in record batches through the model
-    and ``output_path`` (Parquet) is written atomically; memory is bounded by
-    ``batch_size``. On Snowflake the input is a table name or query, inference runs in
-    the warehouse and the result is saved as the ``output_path`` table.
+    On MLflow, ``input_path`` is one partition: a Parquet file, or a folder (a prefix, a
+    ``date=YYYY-MM-DD`` partition) of Parquet files scored together. Its schema is
+    checked against the model's signature once, then it is streamed in record batches
+    (memory bounded by ``batch_size``) through the native estimator on numpy matrices
+    where the model allows, and ``output_path`` (Parquet) is written under an exclusive
+    lock to a temp file renamed at the end: never interleaved with another writer, never
+    left partial (see ``airflow_registry_provider.inference``). On Snowflake the input is
+    a table name or query, inference runs in the warehouse and the result is saved as
+    the ``output_path`` table.
+
+    To score many partitions of one run with one version, resolve the version once and
+    map this operator over the partitions (``.partial(model_version=...)
+    .expand_kwargs(list_partitions(...))``, see ``airflow_registry_provider.partitions``).
 
     :param model_name: The model; or give ``model_version``.
     :param alias: The alias whose version scores (default ``champion``).
     :param version: A pinned version id instead of the alias.
     :param model_version: A version reference (``log_model.output``) instead of name/alias.
-    :param input_path: Parquet file (MLflow) or table/query (Snowflake).
-    :param output_path: Parquet file (MLflow) or table (Snowflake).
-    :param batch_size: Rows per batch.
+    :param input_path: Parquet file or folder of Parquet files (MLflow), or table/query (Snowflake).
+    :param output_path: Parquet file (MLflow; its folders are created) or table (Snowflake).
+    :param batch_size: Rows per batch (a positive integer).
     :param partition_column: Snowflake: partition inference by this column.
     :param prediction_column: Name of the prediction column.
-    :return: (XCom) ``{"rows", "output", "seconds", "model_version": ref}``.
+    :return: (XCom) the version's reference keys at top level, ``"model_version"``: the
+        reference, and ``rows``, ``output``, ``seconds`` (read, score, write) plus the
+        backend's extras (MLflow: ``files``, ``scored_with`` ``numpy`` or ``dataframe``).
     """
 
     template_fields: Sequence[str] = (
@@ -80,13 +91,14 @@ class BatchInferenceOperator(BaseRegistryOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         with self.fail_fast_on_bad_input():
+            batch_size = _positive_int(self.batch_size, "batch_size")
             chosen = self._version()
             self.log.info("Scoring %s with %s version %s", self.input_path, chosen.model_name, chosen.version)
             summary = self.hook.batch_predict(
                 chosen,
                 self.input_path,
                 self.output_path,
-                batch_size=int(self.batch_size),
+                batch_size=batch_size,
                 partition_column=self.partition_column,
                 prediction_column=self.prediction_column,
             )
@@ -99,7 +111,8 @@ class BatchInferenceOperator(BaseRegistryOperator):
             ],
             outputs=[file_dataset(self.output_path)] if is_location(self.output_path) else [],
         )
-        return {**summary, "model_version": chosen.ref(self.registry_conn_id)}
+        ref = chosen.ref(self.registry_conn_id)
+        return {**ref, "model_version": ref, **summary}
 
     def _version(self) -> Any:
         if self.model_version is not None:
@@ -115,3 +128,14 @@ class BatchInferenceOperator(BaseRegistryOperator):
         if found is None:
             raise InvalidInputError("alias", f"no version of {self.model_name!r} holds {self.alias!r}")
         return found
+
+
+def _positive_int(value: Any, field: str) -> int:
+    """An integer parameter that may arrive rendered from a template (``"100000"``)."""
+    try:
+        number = int(str(value).strip()) if not isinstance(value, bool) else None
+    except ValueError:
+        number = None
+    if number is None or number <= 0:
+        raise InvalidInputError(field, f"must be a positive integer, got {value!r}")
+    return number
