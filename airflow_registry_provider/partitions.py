@@ -10,7 +10,7 @@ Pure module (no Airflow imports). A partition is the unit of work of one mapped
 Each partition writes ``<output_dir>/<name>.parquet``. After every partition has scored,
 :func:`build_manifest` records the partitions, their rows, the one model version that
 scored them all, and the sha256 of every input and output file; :func:`write_manifest`
-writes it atomically.
+writes it atomically; :func:`write_run_manifest` does both for a DAG's last task.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from airflow_registry_provider.integrity import sha256_file
 
 PARTITION_KINDS = ("file", "prefix", "date")
 MANIFEST_FORMAT = 1
+MANIFEST_NAME = "_manifest.json"
 
 
 def list_partitions(
@@ -126,3 +127,17 @@ def write_manifest(path: str, manifest: Mapping[str, Any]) -> str:
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def write_run_manifest(
+    results: Iterable[Mapping[str, Any]], partitions: Sequence[Mapping[str, str]], output_dir: str, run_id: str
+) -> dict[str, Any]:
+    """Build the run's manifest and write it to ``<output_dir>/_manifest.json``; return a summary for XCom."""
+    manifest = build_manifest(results, partitions, run_id=run_id)
+    path = write_manifest(os.path.join(output_dir, MANIFEST_NAME), manifest)
+    return {
+        "manifest": path,
+        "partitions": len(manifest["partitions"]),
+        "rows": manifest["rows"],
+        "model_version": manifest["model_version"],
+    }

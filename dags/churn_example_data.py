@@ -68,17 +68,17 @@ def draw_customers(rng: np.random.Generator, n: int, *, shift: bool = False) -> 
 
 
 def write_churn_dataset(
-    out_dir: str, seed: int, *, train_rows: int = 8_000, scoring_rows: int = 20_000
+    out_dir: str, seed: int, *, train_rows: int = 8_000, scoring_rows: int = 20_000, scoring_partitions: int = 4
 ) -> dict[str, str]:
-    """Write train, reference (train features), validation, sample and scoring Parquet files."""
+    """Write train, reference (train features), validation and sample Parquet files, and the
+    scoring batch as a folder of ``scoring_partitions`` files (``scoring/part-0000.parquet``, ...)
+    with unique ``customer_id``s across them."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
     os.makedirs(out_dir, exist_ok=True)
-    paths = {
-        name: os.path.join(out_dir, f"{name}.parquet")
-        for name in ("train", "reference", "validation", "sample", "scoring")
-    }
+    paths = {name: os.path.join(out_dir, f"{name}.parquet") for name in ("train", "reference", "validation", "sample")}
+    paths["scoring"] = os.path.join(out_dir, "scoring")
     train = draw_customers(rng, train_rows)
     train.to_parquet(paths["train"], index=False)
     train[FEATURES].to_parquet(paths["reference"], index=False)
@@ -86,7 +86,9 @@ def write_churn_dataset(
     draw_customers(rng, 50)[FEATURES].to_parquet(paths["sample"], index=False)
     scoring = draw_customers(rng, scoring_rows)[FEATURES]
     scoring.insert(0, "customer_id", np.arange(len(scoring)))
-    scoring.to_parquet(paths["scoring"], index=False)
+    os.makedirs(paths["scoring"], exist_ok=True)
+    for index, rows in enumerate(np.array_split(np.arange(len(scoring)), scoring_partitions)):
+        scoring.iloc[rows].to_parquet(os.path.join(paths["scoring"], f"part-{index:04d}.parquet"), index=False)
     paths["dir"] = out_dir
     return paths
 

@@ -1,5 +1,5 @@
-"""Customer churn model lifecycle: train -> register -> gate -> promote -> batch inference,
-and a model card for every registered version.
+"""Customer churn model lifecycle: train -> register -> gate -> promote -> grant ->
+partitioned batch inference -> manifest, and a model card for every registered version.
 
 Runs when ``drift_monitoring`` reports drift for the model, or by hand. Runs on a laptop
 with no server: by default the ``mlflow_default`` connection points at a sqlite MLflow
@@ -9,6 +9,15 @@ the run), so every run trains a slightly different model; a new version becomes
 holdout rows and passes the inference test there. Param ``feature_set="full"`` trains a
 stronger candidate than the default ``behaviour`` one: a run with it is promoted over a
 ``behaviour`` champion.
+
+After the gate, GrantModel gives the ``grants`` param's grantees access to the model (on a
+registry without access control, such as the local sqlite store, it is skipped with the
+reason logged). Then the champion is resolved once and every partition of the scoring
+batch (``scoring/part-*.parquet``, or the ``scoring_root`` param's folder) is scored by a
+mapped BatchInference task pinned to that version, on whichever workers are free; the
+last task writes ``predictions/_manifest.json`` (partitions, rows, the model version,
+sha256 of every input and output). A failed partition fails alone: clear its map index
+and the manifest to re-run just that partition.
 
 Heavy libraries (sklearn, pandas, mlflow) are imported inside tasks: this file parses
 in milliseconds.
@@ -25,6 +34,7 @@ from airflow.sdk import Param, dag, task
 from airflow_registry_provider.assets import drift_asset
 from airflow_registry_provider.operators import (
     BatchInferenceOperator,
+    GrantModelOperator,
     LogModelOperator,
     ModelCardOperator,
     PromoteVersionOperator,
@@ -56,6 +66,17 @@ DEFAULT_DATA_DIR = os.path.join(os.environ.get("AIRFLOW_HOME", tempfile.gettempd
             description="What the candidate trains on; 'full' (adds spending features) beats 'behaviour'",
         ),
         "data_dir": Param(DEFAULT_DATA_DIR, type="string", description="Where data, models and predictions go"),
+        "scoring_root": Param(
+            "",
+            type="string",
+            description="Folder of Parquet partitions to score; empty: this run's synthetic scoring batch",
+        ),
+        "grants": Param(
+            {},
+            type="object",
+            description='Who may use the model: grantee -> READ, USAGE or EDIT, e.g. {"user:analyst": "READ"} '
+            "(the user or role must exist on the MLflow server)",
+        ),
         "registry_conn_id": Param("mlflow_default", type="string"),
     },
     doc_md=__doc__,
@@ -78,6 +99,28 @@ def churn_model_lifecycle() -> None:
         from airflow_registry_provider.hooks import get_registry_hook
 
         return get_registry_hook(registry_conn_id).next_version_name(model_name)
+
+    @task(trigger_rule="none_failed")
+    def pin_champion(model_name: str, registry_conn_id: str) -> dict:
+        """The champion after this run's gate: every partition of the run scores with this version."""
+        from airflow_registry_provider.hooks import get_registry_hook
+
+        hook = get_registry_hook(registry_conn_id)
+        return dict(hook.get_version(model_name, alias="champion").ref(registry_conn_id))
+
+    @task
+    def scoring_partitions(data: dict[str, str], scoring_root: str) -> list[dict[str, str]]:
+        """One ``{input_path, output_path}`` per Parquet file to score, for ``expand_kwargs``."""
+        from airflow_registry_provider.partitions import list_partitions
+
+        return list_partitions(scoring_root or data["scoring"], os.path.join(data["dir"], "predictions"))
+
+    @task
+    def write_manifest(results: list[dict], parts: list[dict[str, str]], data: dict[str, str], run_id: str) -> dict:
+        """Partitions, rows, the one model version and checksums of this run's predictions."""
+        from airflow_registry_provider.partitions import write_run_manifest
+
+        return write_run_manifest(results, parts, os.path.join(data["dir"], "predictions"), run_id)
 
     data = prepare_data(data_dir="{{ params.data_dir }}", run_key="{{ run_id }}")
     trained = train(data, feature_set="{{ params.feature_set }}")
@@ -113,16 +156,25 @@ def churn_model_lifecycle() -> None:
         alias="champion",
         reason="passed thresholds, beat the champion and the inference test",
     )
-    score = BatchInferenceOperator(
-        task_id="batch_inference",
+    grant = GrantModelOperator(
+        task_id="grant_model",
         registry_conn_id="{{ params.registry_conn_id }}",
         model_name="{{ params.model_name }}",
-        alias="champion",
-        input_path=data["scoring"],
-        output_path="{{ params.data_dir }}/predictions.parquet",
-        # Score with whichever version is champion, also when this run's candidate was rejected.
+        grants="{{ params.grants }}",
+        reason="consumers score with the champion",
+        # Also when this run's candidate was not promoted: the grant is on the model.
         trigger_rule="none_failed",
     )
+    # Score with whichever version is champion, also when this run's candidate was rejected,
+    # and with that one version in every partition even if the alias moves mid-run.
+    champion = pin_champion("{{ params.model_name }}", "{{ params.registry_conn_id }}")
+    parts = scoring_partitions(data, "{{ params.scoring_root }}")
+    score = BatchInferenceOperator.partial(
+        task_id="batch_inference",
+        registry_conn_id="{{ params.registry_conn_id }}",
+        model_version=champion,
+    ).expand_kwargs(parts)
+    manifest = write_manifest(score.output, parts, data, "{{ run_id }}")
     model_card = ModelCardOperator(
         task_id="model_card",
         registry_conn_id="{{ params.registry_conn_id }}",
@@ -135,8 +187,8 @@ def churn_model_lifecycle() -> None:
         # also when the gate rejected the candidate.
         trigger_rule="none_failed",
     )
-    validate >> promote >> score
-    promote >> model_card
+    validate >> promote >> [grant, champion, model_card]
+    champion >> score >> manifest
 
 
 churn_model_lifecycle()

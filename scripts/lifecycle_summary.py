@@ -2,7 +2,8 @@
 
 The version this run registered (found by its run-id lineage tag), each gate rule with
 the measured value, the champion's value and the verdict, whether the version was
-promoted, who is champion now, and the predictions file with the version that scored it.
+promoted, who got access (GrantModel), who is champion now, and the run's predictions: the
+partitions, rows and the version that scored them, read from the run's manifest.
 Used by ``scripts/quickstart.py`` right after ``dag.test()``.
 """
 
@@ -49,18 +50,43 @@ def _gate_lines(version: Any, thresholds: dict[str, Any]) -> None:
         _line("", "no champion yet: judged on the thresholds alone")
 
 
+def _run_manifest(data_dir: str, run_id: str) -> tuple[str, dict[str, Any]] | None:
+    """The manifest the run's last task wrote (``<data_dir>/runs/<run>/predictions/_manifest.json``)."""
+    import glob
+
+    for path in sorted(glob.glob(os.path.join(glob.escape(data_dir), "runs", "*", "predictions", "_manifest.json"))):
+        with open(path) as fh:
+            manifest = json.load(fh)
+        if manifest.get("run_id") == run_id:
+            return path, manifest
+    return None
+
+
 def print_summary(dag: Any, run: Any) -> None:
     """Print what ``run`` (a finished DagRun of ``dag``) did."""
     import pyarrow.parquet as pq
 
     from airflow_registry_provider.hooks import get_registry_hook
 
-    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
-    durations = {ti.task_id: ti.duration or 0.0 for ti in run.get_task_instances()}
+    tis = run.get_task_instances()
+    # A mapped task counts once: its worst state and its summed duration.
+    states: dict[str, str] = {}
+    durations: dict[str, float] = {}
+    for ti in tis:
+        state = str(ti.state)
+        if ti.task_id not in states or state != "success":
+            states[ti.task_id] = state
+        durations[ti.task_id] = durations.get(ti.task_id, 0.0) + (ti.duration or 0.0)
     model_name = _param(dag, run, "model_name")
     hook = get_registry_hook(_param(dag, run, "registry_conn_id"))
     print(f"\nWhat run {run.run_id} did ({run.state}):")
-    _line("Tasks", ", ".join(f"{task} {state} {durations[task]:.1f} s" for task, state in states.items()))
+    mapped = {ti.task_id for ti in tis if ti.map_index >= 0}
+    _line(
+        "Tasks",
+        ", ".join(
+            f"{task}{'[]' if task in mapped else ''} {state} {durations[task]:.1f} s" for task, state in states.items()
+        ),
+    )
     version = _version_of_run(hook, model_name, run.run_id)
     if version is None:
         _line("Registered", "nothing (log_model did not succeed)")
@@ -79,13 +105,28 @@ def print_summary(dag: Any, run: Any) -> None:
         accuracy = champion.metrics.get("accuracy")
         shown = f", accuracy {accuracy:.4f}" if accuracy is not None else ""
         _line("Champion", f"version {champion.version} ({champion.version_name}){shown}")
-    predictions = os.path.join(_param(dag, run, "data_dir"), "predictions.parquet")
-    if states.get("batch_inference") == "success" and os.path.exists(predictions):
-        table = pq.read_table(predictions, columns=["model_version"])
-        scored_by = ", ".join(sorted({str(v) for v in table.column("model_version").to_pylist()}))
-        _line("Predictions", f"{predictions} ({table.num_rows} rows, scored by version {scored_by})")
+    grant = states.get("grant_model")
+    if grant == "skipped":
+        _line("Grants", "skipped: this registry has no access control (the grant_model log says why)")
+    elif grant == "success":
+        _line("Grants", f"converged to {_param(dag, run, 'grants') or 'nothing declared (param grants)'}")
+    elif grant is not None:
+        _line("Grants", f"grant_model {grant}")
+    found = _run_manifest(_param(dag, run, "data_dir"), run.run_id)
+    if found is None:
+        _line("Predictions", f"no manifest: write_manifest {states.get('write_manifest')}")
     else:
-        _line("Predictions", f"not written by this run (batch_inference {states.get('batch_inference')})")
+        path, manifest = found
+        # The manifest's claim, checked against the files it lists.
+        files = [p["output"] for p in manifest["partitions"]]
+        rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        scored = {str(v) for f in files for v in pq.read_table(f, columns=["model_version"]).column(0).to_pylist()}
+        _line(
+            "Predictions",
+            f"{len(files)} partitions, {rows} rows, scored by version {', '.join(sorted(scored))} "
+            f"(manifest: {manifest['rows']} rows, version {manifest['model_version']['version']})",
+        )
+        _line("", path)
     _line("Registry", getattr(hook, "tracking_uri", "") or type(hook).__name__)
     if version is not None and not promoted and "feature_set" in dag.params:
         print('\nTo see a promotion: bash scripts/quickstart.sh -c \'{"feature_set": "full"}\'')

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from mlflow import MlflowClient
@@ -45,7 +46,16 @@ def lifecycle(airflow_db: None, registry: tuple[str, Path]) -> Any:
 
 def _run(lifecycle: Any, data_dir: Path, **conf: Any) -> tuple[Any, dict[str, str]]:
     run = lifecycle.test(run_conf={"data_dir": str(data_dir), **conf})
-    return run, {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    # Mapped tasks (batch_inference) by map index: batch_inference[0], ...
+    return run, {
+        ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else ""): str(ti.state)
+        for ti in run.get_task_instances()
+    }
+
+
+def _ok(states: dict[str, str]) -> bool:
+    """Every task succeeded; GrantModel may skip: the sqlite store has no access control."""
+    return all(state == "success" or (task, state) == ("grant_model", "skipped") for task, state in states.items())
 
 
 def _version_of(client: MlflowClient, run: Any) -> Any:
@@ -57,9 +67,24 @@ def _champion(client: MlflowClient) -> str:
     return str(client.get_model_version_by_alias(MODEL, "champion").version)
 
 
-def _scored_by(data_dir: Path) -> set[str]:
-    table = pq.read_table(data_dir / "predictions.parquet", columns=["model_version"])
-    return {str(v) for v in table.column("model_version").to_pylist()}
+def _manifest(data_dir: Path, run: Any) -> dict:
+    (manifest,) = [
+        m
+        for m in (json.loads(p.read_text()) for p in data_dir.glob("runs/*/predictions/_manifest.json"))
+        if m["run_id"] == run.run_id
+    ]
+    return manifest
+
+
+def _scored_by(data_dir: Path, run: Any) -> set[str]:
+    """The versions in the run's prediction files; the manifest must name the same single one."""
+    manifest = _manifest(data_dir, run)
+    found = set()
+    for partition in manifest["partitions"]:
+        table = pq.read_table(partition["output"], columns=["model_version"])
+        found |= {str(v) for v in table.column("model_version").to_pylist()}
+    assert found == {manifest["model_version"]["version"]}, (found, manifest["model_version"])
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +95,7 @@ def first_run(lifecycle: Any, registry: tuple[str, Path]) -> tuple[Any, dict[str
 def test_first_run_registers_gates_promotes_and_scores(first_run: tuple[Any, dict[str, str]], registry) -> None:
     uri, data_dir = registry
     run, states = first_run
+    assert _ok(states), states
     assert str(run.state) == "success", states
     client = MlflowClient(uri)
     mv = client.get_model_version(MODEL, "1")
@@ -86,9 +112,20 @@ def test_first_run_registers_gates_promotes_and_scores(first_run: tuple[Any, dic
     schema = MlflowRegistryHook().input_schema(MODEL, "1")
     assert schema is not None
     assert [name for name, _ in schema][:3] == ["customer_age", "account_balance", "days_since_last_purchase"]
-    predictions = pq.ParquetFile(data_dir / "predictions.parquet")
-    scoring = next((data_dir / "runs").glob("*/scoring.parquet"))
-    assert predictions.metadata.num_rows == pq.ParquetFile(scoring).metadata.num_rows == 20_000
+    # Four partitions, each scored by its own mapped task with the one pinned version.
+    assert [states[f"batch_inference[{i}]"] for i in range(4)] == ["success"] * 4
+    manifest = _manifest(data_dir, run)
+    assert manifest["rows"] == 20_000 and manifest["model_version"]["version"] == "1"
+    assert [p["partition"] for p in manifest["partitions"]] == [f"part-{i:04d}" for i in range(4)]
+    ids = pd.concat(pd.read_parquet(p["output"], columns=["customer_id"]) for p in manifest["partitions"])
+    assert sorted(ids["customer_id"]) == list(range(20_000))
+    from airflow_registry_provider.partitions import sha256_path
+
+    for partition in manifest["partitions"]:
+        assert partition["rows"] == pq.ParquetFile(partition["output"]).metadata.num_rows
+        assert partition["output_sha256"] == sha256_path(partition["output"])
+        assert partition["input_sha256"] == sha256_path(partition["input"])
+    assert _scored_by(data_dir, run) == {"1"}
 
 
 def test_a_stronger_candidate_is_promoted(first_run: tuple[Any, dict[str, str]], lifecycle, registry) -> None:
@@ -96,7 +133,7 @@ def test_a_stronger_candidate_is_promoted(first_run: tuple[Any, dict[str, str]],
     client = MlflowClient(uri)
     before = _champion(client)
     run, states = _run(lifecycle, data_dir, feature_set="full")
-    assert str(run.state) == "success", states
+    assert _ok(states), states
     mv = _version_of(client, run)
     assert mv.tags[tags.VALIDATION_STATUS] == "passed"
     result = json.loads(mv.tags[tags.VALIDATION_RESULT])
@@ -105,7 +142,7 @@ def test_a_stronger_candidate_is_promoted(first_run: tuple[Any, dict[str, str]],
     assert states["promote_version"] == "success"
     assert _champion(client) == str(mv.version)
     assert str(client.get_model_version_by_alias(MODEL, "previous_champion").version) == before
-    assert _scored_by(data_dir) == {str(mv.version)}
+    assert _scored_by(data_dir, run) == {str(mv.version)}
 
 
 def test_impossible_thresholds_reject_and_keep_the_champion(
@@ -117,8 +154,8 @@ def test_impossible_thresholds_reject_and_keep_the_champion(
     run, states = _run(lifecycle, data_dir, thresholds={"accuracy": ">= 0.9999"})
     assert states["validate_metrics"] == "skipped"
     assert states["promote_version"] == "skipped"
-    assert states["batch_inference"] == "success"
+    assert all(state == "success" for task, state in states.items() if task.startswith("batch_inference"))
     mv = _version_of(client, run)
     assert mv.tags[tags.VALIDATION_STATUS] == "rejected"
     assert _champion(client) == before
-    assert _scored_by(data_dir) == {before}
+    assert _scored_by(data_dir, run) == {before}

@@ -51,10 +51,15 @@ def openlineage_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
         manager.pm.unregister(listener)
 
 
+def _events(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
 def _complete_events(path: Path) -> dict[str, dict]:
-    events = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return {
-        e["job"]["name"].split(".")[-1]: e for e in events if e["eventType"] == "COMPLETE" and "." in e["job"]["name"]
+        e["job"]["name"].split(".")[-1]: e
+        for e in _events(path)
+        if e["eventType"] == "COMPLETE" and "." in e["job"]["name"]
     }
 
 
@@ -66,16 +71,27 @@ def test_lifecycle_reports_lineage_and_writes_a_card_per_version(
     lifecycle_dag, mlflow_registry: str, tmp_path: Path, openlineage_events: Path
 ) -> None:
     run = lifecycle_dag.test(run_conf={"data_dir": str(tmp_path)})
-    assert str(run.state) == "success"
+    assert str(run.state) == "success", {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
 
     events = _complete_events(openlineage_events)
     train = next((tmp_path / "runs").glob("*/train.parquet"))
     version = ("mlflow://localhost", f"{MODEL}/1")
     assert _datasets(events["log_model"], "inputs") == [("file", str(train))]
     assert _datasets(events["log_model"], "outputs") == [version]
-    scoring = next((tmp_path / "runs").glob("*/scoring.parquet"))
-    assert _datasets(events["batch_inference"], "inputs") == [version, ("file", str(scoring))]
-    assert _datasets(events["batch_inference"], "outputs") == [("file", str(tmp_path / "predictions.parquet"))]
+    # One event per mapped partition task: the version and its partition in, its predictions out.
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    scored = [
+        (_datasets(e, "inputs"), _datasets(e, "outputs"))
+        for e in _events(openlineage_events)
+        if e["eventType"] == "COMPLETE" and e["job"]["name"].endswith(".batch_inference")
+    ]
+    assert sorted(scored) == [
+        (
+            [version, ("file", str(run_dir / "scoring" / f"part-{i:04d}.parquet"))],
+            [("file", str(run_dir / "predictions" / f"part-{i:04d}.parquet"))],
+        )
+        for i in range(4)
+    ]
 
     # The model-version Asset carries the same identity as the dataset.
     from airflow.models.asset import AssetModel

@@ -30,11 +30,8 @@ from airflow_registry_provider.operators import BatchInferenceOperator
 def partitioned_scoring() -> None:
     @task
     def partitions(input_root: str, output_dir: str) -> list[dict[str, str]]:
-        import os
-
         from airflow_registry_provider.partitions import list_partitions
 
-        os.makedirs(output_dir, exist_ok=True)
         return list_partitions(input_root, output_dir)
 
     @task
@@ -47,13 +44,9 @@ def partitioned_scoring() -> None:
 
     @task
     def manifest(results: list[dict], parts: list[dict[str, str]], output_dir: str, dag_run_id: str) -> dict:
-        import os
+        from airflow_registry_provider.partitions import write_run_manifest
 
-        from airflow_registry_provider.partitions import build_manifest, write_manifest
-
-        built = build_manifest(results, parts, run_id=dag_run_id)
-        write_manifest(os.path.join(output_dir, "_manifest.json"), built)
-        return {"rows": built["rows"], "partitions": len(built["partitions"])}
+        return write_run_manifest(results, parts, output_dir, dag_run_id)
 
     parts = partitions("{{ params.input_root }}", "{{ params.output_dir }}")
     pinned = pin_version("{{ params.model_name }}", "{{ params.alias }}", "{{ params.registry_conn_id }}")
