@@ -116,11 +116,11 @@ def churn_model_lifecycle() -> None:
         return list_partitions(scoring_root or data["scoring"], os.path.join(data["dir"], "predictions"))
 
     @task
-    def write_manifest(results: list[dict], parts: list[dict[str, str]], data: dict[str, str], run_id: str) -> dict:
+    def write_manifest(results: list[dict], parts: list[dict[str, str]], data: dict[str, str], dag_run_id: str) -> dict:
         """Partitions, rows, the one model version and checksums of this run's predictions."""
         from airflow_registry_provider.partitions import write_run_manifest
 
-        return write_run_manifest(results, parts, os.path.join(data["dir"], "predictions"), run_id)
+        return write_run_manifest(results, parts, os.path.join(data["dir"], "predictions"), dag_run_id)
 
     data = prepare_data(data_dir="{{ params.data_dir }}", run_key="{{ run_id }}")
     trained = train(data, feature_set="{{ params.feature_set }}")
