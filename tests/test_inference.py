@@ -338,3 +338,85 @@ def test_models_that_need_column_names_keep_the_dataframe_path(tmp_path: Path) -
     assert summary["scored_with"] == "dataframe"
     expected = by_name.predict(pd.read_parquet(source)[FEATURES])
     np.testing.assert_array_equal(pd.read_parquet(out)["prediction"], expected)
+
+
+# -- the operator on a sqlite MLflow registry -------------------------------------------------
+@pytest.fixture
+def champion(mlflow_registry: str, tmp_path: Path) -> dict:
+    from airflow_registry_provider.operators import LogModelOperator
+    from tests.helpers import make_model_files, task_context
+
+    paths = make_model_files(tmp_path)
+    ref = LogModelOperator(
+        task_id="log_model",
+        model_name="churn",
+        model=paths["model"],
+        version_name="1.0.0",
+        sample_input=paths["sample"],
+    ).execute(task_context())
+    from mlflow import MlflowClient
+
+    MlflowClient(mlflow_registry).set_registered_model_alias("churn", "champion", ref["version"])
+    return ref
+
+
+def _score(**kwargs: object) -> dict:
+    from airflow_registry_provider.operators import BatchInferenceOperator
+    from tests.helpers import task_context
+
+    return BatchInferenceOperator(task_id="score", **kwargs).execute(task_context())  # type: ignore[arg-type]
+
+
+def test_operator_returns_the_one_xcom_shape_and_scores_with_numpy(champion: dict, tmp_path: Path) -> None:
+    from airflow_registry_provider.model_version import parse_ref
+
+    out = tmp_path / "new" / "folder" / "pred.parquet"
+    result = _score(model_version=champion, input_path=_input(tmp_path), output_path=str(out), batch_size="300")
+    assert parse_ref(result) == parse_ref(result["model_version"]) == {**parse_ref(champion), "aliases": ["champion"]}
+    assert {k: result[k] for k in ("model_name", "version", "registry_conn_id")} == {
+        "model_name": "churn",
+        "version": champion["version"],
+        "registry_conn_id": "mlflow_default",
+    }
+    assert (result["rows"], result["output"], result["files"], result["scored_with"]) == (
+        1_000,
+        str(out),
+        1,
+        "numpy",
+    )
+    assert pq.ParquetFile(out).metadata.num_row_groups == 4
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"batch_size": "abc"}, r"^batch_size: must be a positive integer, got 'abc'"),
+        ({"batch_size": 0}, r"^batch_size: must be a positive integer"),
+        ({"input_path": "missing.parquet"}, r"^input_path: partition .*missing.parquet' does not exist"),
+        ({"input_path": "corrupt.parquet"}, r"^input_path: .*corrupt.parquet' is not a readable Parquet file"),
+        ({"output_path": "."}, r"^output_path: .* is an existing folder"),
+    ],
+)
+def test_operator_bad_input_fails_at_once_and_writes_nothing(
+    champion: dict, tmp_path: Path, kwargs: dict, message: str
+) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    (tmp_path / "corrupt.parquet").write_bytes(b"PAR1 garbage")
+    params = {"model_name": "churn", "input_path": _input(tmp_path), "output_path": "pred.parquet", **kwargs}
+    params = {k: str(tmp_path / v) if k.endswith("_path") else v for k, v in params.items()}
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(AirflowFailException, match=message):
+        _score(**params)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_operator_a_busy_output_is_retried_not_failed(champion: dict, tmp_path: Path) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from airflow_registry_provider.inference import OutputInUseError, exclusive_output
+
+    out = str(tmp_path / "pred.parquet")
+    with exclusive_output(out), pytest.raises(OutputInUseError) as err:
+        _score(model_name="churn", input_path=_input(tmp_path), output_path=out)
+    assert not isinstance(err.value, AirflowFailException)
