@@ -7,9 +7,10 @@ sqlite MLflow registry. Each contender then runs in its own subprocess; the pare
 imports nothing heavy) measures its wall time and peak RSS (``ru_maxrss`` from
 ``os.wait4``):
 
-* ours: ``MlflowRegistryHook.batch_predict`` (reads the signature, loads the pyfunc
-  model, streams through ``inference.stream_predict``) with ``--batch-size`` rows per
-  batch (default 100,000);
+* ours: ``MlflowRegistryHook.batch_predict`` (reads the signature, loads the verified
+  pyfunc model, streams through ``inference.stream_predict``, which scores numpy matrices
+  with the native estimator after checking the schema once) with ``--batch-size`` rows
+  per batch (default 100,000);
 * baseline: ``mlflow.pyfunc.load_model`` + ``pd.read_parquet`` of the whole file +
   ``model.predict`` + a DataFrame with the prediction and constant ``model_name`` /
   ``model_version`` columns written with ``to_parquet``.
