@@ -274,7 +274,9 @@ def exclusive_output(destination: str, field: str = "output_path") -> Iterator[s
     try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
-        for stale in glob.glob(os.path.join(glob.escape(folder), f".{glob.escape(name)}.*.tmp")):
+        # Exactly this output's temp names (".<name>.<32 hex>.tmp"), not those of "<name>.x".
+        pattern = f".{glob.escape(name)}.{'[0-9a-f]' * 32}.tmp"
+        for stale in glob.glob(os.path.join(glob.escape(folder), pattern)):
             log.warning("Removing %s, left by a writer that died", stale)
             os.remove(stale)
         tmp = os.path.join(folder, f".{name}.{uuid.uuid4().hex}.tmp")
