@@ -90,3 +90,24 @@ def test_manifest_refuses_mixed_versions_and_foreign_results(tmp_path: Path) -> 
         build_manifest([_result(parts[1], "3"), _result(parts[0], "3")], parts)
     with pytest.raises(InvalidInputError, match="1 results for 2 partitions"):
         build_manifest([_result(parts[0], "3")], parts)
+
+
+def test_write_run_manifest_writes_the_file_and_returns_a_summary(tmp_path: Path) -> None:
+    from airflow_registry_provider.partitions import MANIFEST_NAME, write_run_manifest
+
+    for name in ("a", "b"):
+        _parquet(tmp_path / "in" / f"{name}.parquet")
+    parts = list_partitions(str(tmp_path / "in"), str(tmp_path / "out"))
+    summary = write_run_manifest([_result(p, "3") for p in parts], parts, str(tmp_path / "out"), "manual__2")
+    assert summary == {
+        "manifest": str(tmp_path / "out" / MANIFEST_NAME),
+        "partitions": 2,
+        "rows": 6,
+        "model_version": {
+            "registry_conn_id": "mlflow_default",
+            "model_name": "m",
+            "version": "3",
+            "version_name": "1.0.0",
+        },
+    }
+    assert json.loads((tmp_path / "out" / MANIFEST_NAME).read_text())["run_id"] == "manual__2"
