@@ -174,7 +174,7 @@ def churn_model_lifecycle() -> None:
         registry_conn_id="{{ params.registry_conn_id }}",
         model_version=champion,
     ).expand_kwargs(parts)
-    manifest = write_manifest(score.output, parts, data, "{{ run_id }}")
+    write_manifest(score.output, parts, data, "{{ run_id }}")
     model_card = ModelCardOperator(
         task_id="model_card",
         registry_conn_id="{{ params.registry_conn_id }}",
@@ -188,7 +188,6 @@ def churn_model_lifecycle() -> None:
         trigger_rule="none_failed",
     )
     validate >> promote >> [grant, champion, model_card]
-    champion >> score >> manifest
 
 
 churn_model_lifecycle()
