@@ -19,13 +19,13 @@ backend is asked anything; :func:`plan_grants` then diffs it against the current
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from airflow_registry_provider.exceptions import InvalidInputError
 from airflow_registry_provider.governance.identifiers import PUBLIC_ROLE, is_user, normalize_grantee
+from airflow_registry_provider.model_version import parse_structured
 
 READ = "READ"
 USAGE = "USAGE"
@@ -95,13 +95,7 @@ def parse_grants(
     ``capabilities`` describe the backend. Every problem is reported at once, so that a
     user fixes the declaration in one go; nothing is returned unless all of it is valid.
     """
-    if isinstance(declared, str):
-        try:
-            declared = json.loads(declared)
-        except ValueError:
-            raise InvalidInputError(field_name, "is not a JSON object of {grantee: privilege}") from None
-    if not isinstance(declared, Mapping):
-        raise InvalidInputError(field_name, f"expected {{grantee: privilege}}, got {type(declared).__name__}")
+    declared = parse_structured(declared, field_name)
     errors: list[str] = []
     grants: dict[str, Grant] = {}
     for raw_grantee, raw_privilege in declared.items():
@@ -110,7 +104,11 @@ def parse_grants(
         except InvalidInputError as err:
             errors.append(err.message)
             continue
-        privilege = raw_privilege.strip().upper() if isinstance(raw_privilege, str) else raw_privilege
+        # Case is forgiven, padding is not: "read\n" is a templating slip to fix, not to guess.
+        privilege = raw_privilege.upper() if isinstance(raw_privilege, str) else raw_privilege
+        if isinstance(privilege, str) and privilege != privilege.strip():
+            errors.append(f"privilege {raw_privilege!r} for {grantee} has surrounding whitespace")
+            continue
         if privilege not in PRIVILEGES:
             errors.append(f"unknown privilege {raw_privilege!r} for {grantee}; use one of {', '.join(PRIVILEGES)}")
             continue
