@@ -95,10 +95,10 @@ def parse_grants(
     ``capabilities`` describe the backend. Every problem is reported at once, so that a
     user fixes the declaration in one go; nothing is returned unless all of it is valid.
     """
-    declared = parse_structured(declared, field_name)
+    mapping: Mapping[str, Any] = parse_structured(declared, field_name)
     errors: list[str] = []
     grants: dict[str, Grant] = {}
-    for raw_grantee, raw_privilege in declared.items():
+    for raw_grantee, raw_privilege in mapping.items():
         try:
             grantee = normalize_grantee(raw_grantee, field_name)
         except InvalidInputError as err:

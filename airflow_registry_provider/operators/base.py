@@ -214,6 +214,17 @@ def _contract(execute: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+@contextmanager
+def field_renamed(old: str, new: str) -> Iterator[None]:
+    """Blame ``new`` for an InvalidInputError a core raised about ``old`` (or ``old.<key>``)."""
+    try:
+        yield
+    except InvalidInputError as err:
+        if err.field != old and not err.field.startswith(f"{old}."):
+            raise
+        raise err.for_field(new + err.field[len(old) :]) from err
+
+
 def run_tags(context: Context) -> dict[str, str]:
     """Where a change came from: DAG, run, task, try and DAG bundle version when known."""
     from airflow_registry_provider import tags

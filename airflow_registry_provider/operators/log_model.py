@@ -20,6 +20,7 @@ from airflow_registry_provider.links import RegistryVersionLink
 from airflow_registry_provider.operators.base import (
     BaseRegistryOperator,
     as_bool,
+    field_renamed,
     is_template,
     parse_mapping,
     parse_metrics,
@@ -184,7 +185,8 @@ class LogModelOperator(BaseRegistryOperator):
 
         if not os.path.isfile(self.reference_data):
             raise InvalidInputError("reference_data", f"file {self.reference_data!r} does not exist")
-        return build_profile(self.reference_data, model_name=self.model_name)
+        with field_renamed("reference", "reference_data"):
+            return build_profile(self.reference_data, model_name=self.model_name)
 
     def _upload_profile(self, version: Any, profile: Any) -> str:
         import dataclasses
