@@ -22,8 +22,14 @@ def test_providers_manager_discovers_package_hook_and_connection_type() -> None:
 def test_connection_from_environment_and_test_connection(mlflow_registry: str) -> None:
     from airflow_registry_provider.hooks import MlflowRegistryHook, get_registry_hook
 
+    from mlflow import MlflowClient
+
     hook = get_registry_hook("mlflow_default")
     assert isinstance(hook, MlflowRegistryHook)
+    # A sqlite registry that does not exist yet is reported, never created by the test.
+    ok, message = hook.test_connection()
+    assert not ok and "does not exist" in message, message
+    MlflowClient(mlflow_registry).search_experiments()  # what a first registration does: create the store
     ok, message = hook.test_connection()
     assert ok, message
     assert mlflow_registry in message

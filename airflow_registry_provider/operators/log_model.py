@@ -53,8 +53,7 @@ class LogModelOperator(BaseRegistryOperator):
     :param backend_options: Backend-specific settings, e.g. ``{"target_platforms": [...]}`` on Snowflake.
     :param registry_conn_id: Registry connection (``mlflow_registry`` or ``snowflake``).
     :return: (XCom) the model version reference keys (registry_conn_id, model_name,
-        version, version_name, uri, aliases), ``model_version`` (the same reference) and
-        ``created`` (False when a retry found the version already registered).
+        version, version_name, uri, aliases) and ``model_version`` (the same reference).
     """
 
     template_fields: Sequence[str] = (
@@ -170,7 +169,7 @@ class LogModelOperator(BaseRegistryOperator):
                 model_version_asset(namespace, name), extra=cast("dict[str, Any]", ref)
             )
         self.report_lineage(inputs=[file_dataset(p) for p in self._training_paths()], outputs=produced)
-        return self.version_result(version, created=created)
+        return self.version_result(version)
 
     def _training_paths(self) -> list[str]:
         if not self.training_data:
