@@ -16,6 +16,7 @@ from airflow_registry_provider.exceptions import (
     CONFIGURATION_ERRORS,
     AliasNotFoundError,
     InvalidInputError,
+    NotFoundError,
     UnsupportedOperationError,
     VersionNotFoundError,
 )
@@ -129,7 +130,8 @@ class BaseRegistryOperator(BaseOperator):
             raise InvalidInputError("model_name", f"give model_name (with version or alias) or {field}")
         model_name = self.hook.validate_model_name(model_name)
         if version is not None and str(version).strip():
-            return self._blame("version", lambda: self.hook.get_version(model_name, str(version).strip()))
+            read = lambda: self.hook.get_version(model_name, str(version).strip())  # noqa: E731
+            return self._blame("version", read, VersionNotFoundError)
         if not alias:
             raise InvalidInputError("alias", "give an alias or a version")
         found = self.hook.get_alias_version(model_name, self.hook.validate_alias(alias))
@@ -138,11 +140,11 @@ class BaseRegistryOperator(BaseOperator):
         return found
 
     @staticmethod
-    def _blame(field: str, read: Any) -> ModelVersion:
-        """A version read whose not-found error names ``field`` (where the user wrote the version)."""
+    def _blame(field: str, read: Any, errors: type[NotFoundError] = NotFoundError) -> ModelVersion:
+        """A version read whose not-found ``errors`` name ``field`` (where the user wrote the name)."""
         try:
             return read()
-        except VersionNotFoundError as err:
+        except errors as err:
             raise err.for_field(field) from err
 
     def version_result(self, version: ModelVersion, **extra: Any) -> dict[str, Any]:
