@@ -83,6 +83,23 @@ class GrantPolicy:
         return cls(frozenset(normalize_grantee(r, "admin_roles") for r in admin_roles), allow_public)
 
 
+def padded(privilege: Any) -> bool:
+    """Case is forgiven, padding is not: ``"read\\n"`` is a templating slip to fix, not to guess."""
+    return isinstance(privilege, str) and privilege != privilege.strip()
+
+
+def refuse_padded(declared: Any, field_name: str = "grants") -> None:
+    """Refuse whitespace-padded privileges in a literal declaration.
+
+    Called when the DAG is parsed: Jinja drops one trailing newline when it renders a
+    template field, so ``"read\\n"`` would be silently trimmed before :func:`parse_grants`.
+    """
+    if isinstance(declared, Mapping):
+        bad = {str(k): v for k, v in declared.items() if padded(v)}
+        if bad:
+            raise InvalidInputError(field_name, f"privileges with surrounding whitespace: {bad}")
+
+
 def parse_grants(
     declared: Mapping[str, str] | str,
     policy: GrantPolicy,
@@ -104,9 +121,8 @@ def parse_grants(
         except InvalidInputError as err:
             errors.append(err.message)
             continue
-        # Case is forgiven, padding is not: "read\n" is a templating slip to fix, not to guess.
         privilege = raw_privilege.upper() if isinstance(raw_privilege, str) else raw_privilege
-        if isinstance(privilege, str) and privilege != privilege.strip():
+        if padded(privilege):
             errors.append(f"privilege {raw_privilege!r} for {grantee} has surrounding whitespace")
             continue
         if privilege not in PRIVILEGES:

@@ -10,9 +10,15 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 
 from airflow_registry_provider.exceptions import UnsupportedOperationError
-from airflow_registry_provider.governance.grants import GrantPlan, GrantPolicy, parse_grants, plan_grants
+from airflow_registry_provider.governance.grants import (
+    GrantPlan,
+    GrantPolicy,
+    parse_grants,
+    plan_grants,
+    refuse_padded,
+)
 from airflow_registry_provider.model_version import parse_structured
-from airflow_registry_provider.operators.base import BaseRegistryOperator, as_bool
+from airflow_registry_provider.operators.base import BaseRegistryOperator, as_bool, is_template
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -95,6 +101,9 @@ class GrantModelOperator(BaseRegistryOperator):
         self.is_dry_run = dry_run
         self.reason = reason
         self.revoke_implicit = revoke_implicit
+        for name, value in (("grants", grants), ("future_grants", future_grants)):
+            if not is_template(value):
+                refuse_padded(value, name)
 
     def check_inputs(self) -> None:
         super().check_inputs()

@@ -73,7 +73,7 @@ class RetentionOperator(BaseRegistryOperator):
 
     def check_inputs(self) -> None:
         super().check_inputs()
-        self.keep_latest = _number(self.keep_latest, "keep_latest", int, minimum=0)
+        self.keep_latest = _number(self.keep_latest, "keep_latest", int, minimum=1)
         if self.delete_after_days in ("", "None"):
             self.delete_after_days = None
         if self.delete_after_days is not None:
