@@ -59,6 +59,14 @@ def sql_hook(conn_id: str) -> DbApiHook:
     return hook
 
 
+def _table_exists(hook: DbApiHook, table: str) -> bool:
+    """Whether ``table`` (or ``schema.table``) exists, asked through SQLAlchemy's inspector."""
+    from sqlalchemy import inspect
+
+    schema, _, name = table.rpartition(".")
+    return bool(inspect(hook.get_sqlalchemy_engine()).has_table(name, schema=schema or None))
+
+
 def read_sql_records(conn_id: str, model: str, table: str = DEFAULT_TABLE) -> list[AuditRecord]:
     """Every record of ``model`` in the audit table, oldest first."""
     hook = sql_hook(conn_id)
@@ -195,11 +203,22 @@ class AuditTrail:
         new_version: str | None,
         reason: str | None = None,
         approver: str | None = None,
+        also_set: Mapping[str, str] | None = None,
     ) -> AuditRecord:
-        """Record an alias move (``new_version`` None: the alias was removed)."""
+        """Record an alias move (``new_version`` None: the alias was removed).
+
+        ``also_set``: version tags written with the new holder's log (promotion tags).
+        """
         before, after = alias_change(alias, old_version, new_version)
         return self.record(
-            "alias", model=model, version=new_version, before=before, after=after, reason=reason, approver=approver
+            "alias",
+            model=model,
+            version=new_version,
+            before=before,
+            after=after,
+            reason=reason,
+            approver=approver,
+            also_set=also_set,
         )
 
     @contextmanager
@@ -239,13 +258,31 @@ class AuditTrail:
             raise AuditError(f"{len(records)} audit record(s) not fully written: " + "; ".join(failures))
 
     # -- sinks -----------------------------------------------------------------------
-    def _write_sql(self, pending: list[_Pending]) -> None:
+    def prepare_sql(self) -> DbApiHook | None:
+        """The SQL sink's hook with its table created (None without a SQL sink).
+
+        Called before a change where possible, so that an unreachable audit database fails
+        the task before anything is written. ``CREATE TABLE IF NOT EXISTS`` is not atomic on
+        PostgreSQL (two first writers race on the catalog and one gets a unique violation),
+        so a failed CREATE is fine when the table exists once it returns.
+        """
         if not self.sql_conn_id:
-            return
+            return None
         hook = sql_hook(self.sql_conn_id)
         if not self._table_ready:
-            hook.run(create_table_sql(self.table))
+            try:
+                hook.run(create_table_sql(self.table))
+            except Exception:
+                if not _table_exists(hook, self.table):
+                    raise
+                self.hook.log.info("Audit table %s was created by a concurrent task", self.table)
             self._table_ready = True
+        return hook
+
+    def _write_sql(self, pending: list[_Pending]) -> None:
+        hook = self.prepare_sql()
+        if hook is None:
+            return
         hook.insert_rows(self.table, [item.record.sql_row() for item in pending], target_fields=sql_column_names())
 
     def _write_registry(self, pending: list[_Pending]) -> None:

@@ -118,11 +118,6 @@ def _create_audit_table(conn_id: str) -> None:
     sql_hook(conn_id).run(create_table_sql(DEFAULT_TABLE))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="operators branch (audit_trail.py): concurrent CREATE TABLE IF NOT EXISTS on PostgreSQL raises "
-    "UniqueViolation on pg_type; the sink must treat a table created meanwhile as created",
-)
 def test_first_audit_writes_in_parallel_create_the_table(audit_db: str) -> None:
     from airflow_registry_provider.audit_trail import AuditTrail, _Pending, read_sql_records
     from airflow_registry_provider.hooks.mlflow import MlflowRegistryHook
