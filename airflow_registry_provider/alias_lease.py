@@ -96,7 +96,7 @@ class AliasLease:
         owner: str,
         *,
         timeout: float = 300.0,
-        settle: float = SETTLE_SECONDS,
+        settle: float | None = None,
         ttl: float = TTL_SECONDS,
     ) -> None:
         self.hook = hook
@@ -104,7 +104,7 @@ class AliasLease:
         self.key = lease_key(alias)
         self.owner = owner
         self.timeout = timeout
-        self.settle = settle
+        self.settle = SETTLE_SECONDS if settle is None else settle
         self.ttl = ttl
         self.held: Claim | None = None
 

@@ -129,6 +129,7 @@ class AuditTrail:
         self.table = validate_table(table)
         self._pending: list[_Pending] = []
         self._batching = False
+        self._skip_recorded = False
         self._table_ready = False
 
     @classmethod
@@ -222,14 +223,23 @@ class AuditTrail:
         )
 
     @contextmanager
-    def batch(self) -> Iterator[None]:
-        """Buffer records and write them together when the block ends (also on error)."""
-        self._batching = True
+    def batch(self, *, skip_recorded: bool = False) -> Iterator[None]:
+        """Buffer records and write them together when the block ends (also on error).
+
+        ``skip_recorded``: a retry completing a lost attempt's change; each sink leaves out
+        the records it already holds (same change by the same task, see
+        :meth:`AuditRecord.change_key`), so a record missing from one sink is written once
+        and none is written twice.
+        """
+        self._batching, self._skip_recorded = True, skip_recorded
         try:
             yield
         finally:
             self._batching = False
-            self.flush()
+            try:
+                self.flush()
+            finally:
+                self._skip_recorded = False
 
     def flush(self) -> None:
         """Write pending records to every sink; raise :class:`AuditError` if any sink failed."""
@@ -283,7 +293,16 @@ class AuditTrail:
         hook = self.prepare_sql()
         if hook is None:
             return
-        hook.insert_rows(self.table, [item.record.sql_row() for item in pending], target_fields=sql_column_names())
+        records = [item.record for item in pending]
+        if self._skip_recorded:
+            held = {
+                r.change_key()
+                for model in {r.model for r in records}
+                for r in read_sql_records(self.sql_conn_id or "", model, self.table)
+            }
+            records = [r for r in records if r.change_key() not in held]
+        if records:
+            hook.insert_rows(self.table, [r.sql_row() for r in records], target_fields=sql_column_names())
 
     def _write_registry(self, pending: list[_Pending]) -> None:
         by_model: dict[str, list[AuditRecord]] = defaultdict(list)
@@ -302,17 +321,31 @@ class AuditTrail:
         for (model, version), records in by_version.items():
             tags = known_tags.get((model, version))
             current = (tags if tags is not None else self.hook.get_version_tags(model, version)).get(tag_keys.AUDIT_LOG)
-            log = append_capped(
-                current, records, max_records=VERSION_LOG_RECORDS, max_chars=self.hook.max_version_tag_length
-            )
-            self.hook.set_version_tags(model, version, {**extra_tags[(model, version)], tag_keys.AUDIT_LOG: log})
+            records = self._unrecorded(current, records)
+            written = dict(extra_tags[(model, version)])
+            if records:
+                written[tag_keys.AUDIT_LOG] = append_capped(
+                    current, records, max_records=VERSION_LOG_RECORDS, max_chars=self.hook.max_version_tag_length
+                )
+            if written:
+                self.hook.set_version_tags(model, version, written)
         if self.hook.max_model_tag_length < MIN_MODEL_LOG_CHARS:
             # Model tags this short (Snowflake: 256 characters) cannot hold one record: the
             # trail lives on the versions and in the SQL sink; don't spend round trips on "[]".
             return
         for model, records in by_model.items():
             current = self.hook.get_model_tags(model).get(tag_keys.AUDIT_LOG)
+            records = self._unrecorded(current, records)
+            if not records:
+                continue
             log = append_capped(
                 current, records, max_records=MODEL_LOG_RECORDS, max_chars=self.hook.max_model_tag_length
             )
             self.hook.set_model_tags(model, {tag_keys.AUDIT_LOG: log})
+
+    def _unrecorded(self, log: str | None, records: list[AuditRecord]) -> list[AuditRecord]:
+        """``records`` less those ``log`` holds already, when skipping recorded changes."""
+        if not self._skip_recorded:
+            return records
+        held = {r.change_key() for r in parse_log(log)}
+        return [r for r in records if r.change_key() not in held]

@@ -11,19 +11,15 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow_registry_provider import tags as tag_keys
 from airflow_registry_provider.alias_lease import AliasLease, owner_token
 from airflow_registry_provider.assets import MODEL_EVENTS_ALIAS, model_asset
-from airflow_registry_provider.audit_trail import read_sql_records
 from airflow_registry_provider.exceptions import InvalidInputError
-from airflow_registry_provider.governance.audit import parse_log
 from airflow_registry_provider.links import RegistryVersionLink
 from airflow_registry_provider.model_version import parse_ref
 from airflow_registry_provider.operators.base import BaseRegistryOperator
-from airflow_registry_provider.tags import AUDIT_LOG
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_registry_provider.audit_trail import AuditTrail
-    from airflow_registry_provider.governance.audit import AuditRecord
     from airflow_registry_provider.model_version import ModelVersion, ModelVersionRef
 
 
@@ -136,8 +132,8 @@ class PromoteVersionOperator(BaseRegistryOperator):
                 planned = True
                 with self.fail_fast_on_bad_input():
                     self._apply(model_name, alias, previous_alias, plan, steps)
-                if prior is None or not self._recorded(trail, model_name, plan, alias):
-                    self._record(context, trail, model_name, alias, previous_alias, plan, steps)
+                # A retry completing its lost attempt's move writes only the records a sink lacks.
+                self._record(context, trail, model_name, alias, previous_alias, plan, steps, retry=prior is not None)
         except BaseException as err:
             # A claim with a plan stays for this task's retry; a refused input wrote nothing.
             if not planned or isinstance(err, AirflowFailException):
@@ -236,21 +232,6 @@ class PromoteVersionOperator(BaseRegistryOperator):
         if "stage" in steps and hook.get_version(model_name, target).stage != self.stage:
             hook.transition_stage(model_name, target, cast("str", self.stage), archive_existing=self.archive_existing)
 
-    def _recorded(self, trail: AuditTrail, model_name: str, plan: dict[str, Any], alias: str) -> bool:
-        """Whether an earlier attempt of this task wrote the move's records (they are written together)."""
-        first = "alias" if plan["alias_from"] != plan["to"] else None
-
-        def ours(record: AuditRecord) -> bool:
-            same_task = (record.dag_id, record.run_id, record.task_id) == (trail.dag_id, trail.run_id, trail.task_id)
-            if first is None:
-                return same_task and record.action in ("default_version", "stage")
-            return same_task and record.action == "alias" and record.after == {"alias": alias, "version": plan["to"]}
-
-        in_registry = any(map(ours, parse_log(self.hook.get_version_tags(model_name, plan["to"]).get(AUDIT_LOG))))
-        if not trail.sql_conn_id:
-            return in_registry
-        return in_registry and any(map(ours, read_sql_records(trail.sql_conn_id, model_name, trail.table)))
-
     def _record(
         self,
         context: Context,
@@ -260,9 +241,11 @@ class PromoteVersionOperator(BaseRegistryOperator):
         previous_alias: str,
         plan: dict[str, Any],
         steps: list[str],
+        *,
+        retry: bool,
     ) -> None:
         target, reason = plan["to"], plan["reason"]
-        with trail.batch():
+        with trail.batch(skip_recorded=retry):
             if "previous_alias" in steps:
                 trail.record_alias(
                     model_name, previous_alias, old_version=plan["previous_from"], new_version=plan["alias_from"],
