@@ -119,16 +119,18 @@ class PromoteVersionOperator(BaseRegistryOperator):
             owner_token(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", None)),
             timeout=self.lock_timeout,
         )
-        prior = lease.acquire()
+        with self.fail_fast_on_bad_input():
+            prior = lease.acquire()
         planned = False
         try:
             with self.fail_fast_on_bad_input():
                 plan = prior or self._plan(model_name, alias, previous_alias, candidate)
-            if prior is not None:
-                self.log.info("Completing the move an earlier attempt of this task began: %s", plan)
-            steps = self._steps(plan)
+                if prior is not None:
+                    self.log.info("Completing the move an earlier attempt of this task began: %s", plan)
+                steps = self._steps(plan)
+                if steps:
+                    lease.record_plan(plan)  # refused (nothing written) if it does not fit a model tag
             if steps:
-                lease.record_plan(plan)
                 planned = True
                 with self.fail_fast_on_bad_input():
                     self._apply(model_name, alias, previous_alias, plan, steps)
@@ -204,7 +206,6 @@ class PromoteVersionOperator(BaseRegistryOperator):
             "previous_from": held.version if held else None,
             "stage_from": candidate.stage,
             "default_from": hook.get_default_version(model_name) if hook.has_default_version else None,
-            "reason": self.reason or ("rollback" if self.rollback else "promotion"),
         }
 
     def _steps(self, plan: dict[str, Any]) -> list[str]:
@@ -244,7 +245,7 @@ class PromoteVersionOperator(BaseRegistryOperator):
         *,
         retry: bool,
     ) -> None:
-        target, reason = plan["to"], plan["reason"]
+        target, reason = plan["to"], self.reason or ("rollback" if self.rollback else "promotion")
         with trail.batch(skip_recorded=retry):
             if "previous_alias" in steps:
                 trail.record_alias(
