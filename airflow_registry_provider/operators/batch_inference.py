@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 from airflow_registry_provider.exceptions import InvalidInputError
 from airflow_registry_provider.governance.lineage import file_dataset, is_location
 from airflow_registry_provider.links import RegistryVersionLink
-from airflow_registry_provider.model_version import parse_ref
 from airflow_registry_provider.operators.base import BaseRegistryOperator
 
 if TYPE_CHECKING:
@@ -72,7 +71,7 @@ class BatchInferenceOperator(BaseRegistryOperator):
         alias: str | None = "champion",
         version: str | None = None,
         model_version: ModelVersionRef | str | None = None,
-        batch_size: int = 100_000,
+        batch_size: int | str = 100_000,
         partition_column: str | None = None,
         prediction_column: str = "prediction",
         **kwargs: Any,
@@ -89,19 +88,23 @@ class BatchInferenceOperator(BaseRegistryOperator):
         self.prediction_column = prediction_column
         self.registry_version_url: str | None = None
 
+    def check_inputs(self) -> None:
+        super().check_inputs()
+        self.batch_size = _positive_int(self.batch_size, "batch_size")
+
     def execute(self, context: Context) -> dict[str, Any]:
-        with self.fail_fast_on_bad_input():
-            batch_size = _positive_int(self.batch_size, "batch_size")
-            chosen = self._version()
-            self.log.info("Scoring %s with %s version %s", self.input_path, chosen.model_name, chosen.version)
-            summary = self.hook.batch_predict(
-                chosen,
-                self.input_path,
-                self.output_path,
-                batch_size=batch_size,
-                partition_column=self.partition_column,
-                prediction_column=self.prediction_column,
-            )
+        chosen = self.resolve_version(
+            model_version=self.model_version, model_name=self.model_name, version=self.version, alias=self.alias
+        )
+        self.log.info("Scoring %s with %s version %s", self.input_path, chosen.model_name, chosen.version)
+        summary = self.hook.batch_predict(
+            chosen,
+            self.input_path,
+            self.output_path,
+            batch_size=_positive_int(self.batch_size, "batch_size"),
+            partition_column=self.partition_column,
+            prediction_column=self.prediction_column,
+        )
         self.registry_version_url = self.hook.version_url(chosen.model_name, chosen.version)
         # Paths and URIs are datasets; a Snowflake table or query is left to Snowflake's own lineage.
         self.report_lineage(
@@ -111,23 +114,7 @@ class BatchInferenceOperator(BaseRegistryOperator):
             ],
             outputs=[file_dataset(self.output_path)] if is_location(self.output_path) else [],
         )
-        ref = chosen.ref(self.registry_conn_id)
-        return {**ref, "model_version": ref, **summary}
-
-    def _version(self) -> Any:
-        if self.model_version is not None:
-            ref = parse_ref(self.model_version)
-            return self.hook.get_version(ref["model_name"], ref["version"])
-        if not self.model_name:
-            raise InvalidInputError("model_name", "give model_name (with alias or version) or model_version")
-        if self.version is not None:
-            return self.hook.get_version(self.model_name, str(self.version))
-        if not self.alias:
-            raise InvalidInputError("alias", "give an alias or a version")
-        found = self.hook.get_alias_version(self.model_name, self.hook.validate_alias(self.alias))
-        if found is None:
-            raise InvalidInputError("alias", f"no version of {self.model_name!r} holds {self.alias!r}")
-        return found
+        return self.version_result(chosen, **summary)
 
 
 def _positive_int(value: Any, field: str) -> int:

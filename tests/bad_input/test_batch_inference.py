@@ -12,9 +12,6 @@ import pytest
 from airflow_registry_provider.exceptions import InvalidInputError, ModelNotFoundError, VersionNotFoundError
 from tests.bad_input.conftest import CONN, MODEL, Case, World, expect_refusal
 
-# BatchInference parses batch_size itself on the batch branch; until it is merged "abc" is a ValueError.
-PARSED_ON_BATCH_BRANCH = pytest.mark.xfail(strict=False, reason="batch_size parsing lands with branch batch")
-
 
 def batch(**changes: Any) -> Any:
     def build(world: World) -> Any:
@@ -38,14 +35,13 @@ def case(id: str, build: Any, error: type[Exception], field: str, *, marks: Any 
 
 
 CASES = [
-    case("batch_size_word", batch(batch_size="abc"), InvalidInputError, "batch_size", marks=PARSED_ON_BATCH_BRANCH),
+    case("batch_size_word", batch(batch_size="abc"), InvalidInputError, "batch_size"),
     case(
         "batch_size_rendered_word",
         batch(batch_size="{{ params.size }}"),
         InvalidInputError,
         "batch_size",
         params={"size": "many"},
-        marks=PARSED_ON_BATCH_BRANCH,
     ),
     case("batch_missing_version", batch(version="999"), VersionNotFoundError, "version"),
     case("batch_missing_model", batch(model_name="no_such_model"), ModelNotFoundError, "model_name"),
