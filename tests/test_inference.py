@@ -395,6 +395,8 @@ def test_operator_returns_the_one_xcom_shape_and_scores_with_numpy(champion: dic
         ({"input_path": "missing.parquet"}, r"^input_path: partition .*missing.parquet' does not exist"),
         ({"input_path": "corrupt.parquet"}, r"^input_path: .*corrupt.parquet' is not a readable Parquet file"),
         ({"output_path": "."}, r"^output_path: .* is an existing folder"),
+        ({"output_path": ""}, r"^output_path: give a non-empty string"),
+        ({"prediction_column": None}, r"^prediction_column: give a non-empty string"),
     ],
 )
 def test_operator_bad_input_fails_at_once_and_writes_nothing(
@@ -404,7 +406,7 @@ def test_operator_bad_input_fails_at_once_and_writes_nothing(
 
     (tmp_path / "corrupt.parquet").write_bytes(b"PAR1 garbage")
     params = {"model_name": "churn", "input_path": _input(tmp_path), "output_path": "pred.parquet", **kwargs}
-    params = {k: str(tmp_path / v) if k.endswith("_path") else v for k, v in params.items()}
+    params = {k: str(tmp_path / v) if k.endswith("_path") and v else v for k, v in params.items()}
     before = sorted(p.name for p in tmp_path.iterdir())
     with pytest.raises(AirflowFailException, match=message):
         _score(**params)

@@ -91,6 +91,10 @@ class BatchInferenceOperator(BaseRegistryOperator):
     def check_inputs(self) -> None:
         super().check_inputs()
         self.batch_size = _positive_int(self.batch_size, "batch_size")
+        for field in ("input_path", "output_path", "prediction_column"):
+            value = getattr(self, field)
+            if not isinstance(value, str) or not value.strip():
+                raise InvalidInputError(field, f"give a non-empty string, not {value!r}")
 
     def execute(self, context: Context) -> dict[str, Any]:
         chosen = self.resolve_version(
