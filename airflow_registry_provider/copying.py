@@ -20,10 +20,14 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from airflow_registry_provider import tags
 from airflow_registry_provider.exceptions import InvalidInputError, UnsupportedOperationError
 from airflow_registry_provider.hooks.snowflake.packaging import WAREHOUSE_FLAVORS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 COPIED_FROM_REGISTRY = tags.PREFIX + "copied_from_registry"
 COPIED_FROM_MODEL = tags.PREFIX + "copied_from_model"
@@ -52,9 +56,9 @@ NOT_CARRIED = frozenset(
         tags.REFERENCE_PROFILE,
     }
 )
-#: Prefixes of backend-specific bookkeeping keys that are never carried (e.g. Snowflake's
-#: recorded worker packages, MLflow's ``mlflow.*`` system tags).
-NOT_CARRIED_PREFIXES = ("mlflow.", tags.PREFIX + "worker_packages", tags.PREFIX + "copied_from", COPY_SOURCE)
+#: Prefixes of keys never carried: MLflow's ``mlflow.*`` system tags, and the lineage of
+#: an earlier copy (a copy of a copy names its own source).
+NOT_CARRIED_PREFIXES = ("mlflow.", tags.PREFIX + "copied_from", COPY_SOURCE)
 
 FILES = "files"
 SNOWFLAKE = "snowflake"
@@ -62,6 +66,8 @@ NATIVE = "native"
 #: (source backend, target backend) -> how the copy is made.
 ROUTES: Mapping[tuple[str, str], str] = {
     ("mlflow", "mlflow"): FILES,
+    ("snowflake", "snowflake"): SNOWFLAKE,
+    ("mlflow", "snowflake"): NATIVE,
 }
 
 #: MLflow column types (``mlflow.types.DataType`` names) -> snowflake-ml ``DataType`` members.
@@ -100,6 +106,23 @@ class CopySource:
 
     def describe(self) -> str:
         return f"version {self.version} of {self.model_name!r} in {self.registry}"
+
+
+@dataclass(frozen=True)
+class NativeSource:
+    """A source version as another backend logs it again: the library's estimator and its inputs.
+
+    ``inputs`` are the MLflow signature's ``(column, type)``; ``sample`` has those columns
+    with those types (the stored input example, else one synthesized row), which is what
+    Snowflake derives the version's SQL signature from.
+    """
+
+    estimator: Any
+    flavor: str
+    inputs: list[tuple[str, str]]
+    sample: pd.DataFrame
+    #: ``integrity.manifest_digest`` of the source's files as downloaded (and verified).
+    files_sha256: str
 
 
 def route(source_backend: str, target_backend: str) -> str:

@@ -128,19 +128,30 @@ class CopyVersionOperator(BaseRegistryOperator):
                     "source_registry_conn_id", "is required: the model_version reference names no registry_conn_id"
                 )
             source_hook = _blamed(lambda: get_registry_hook(source_conn_id), "source_registry_conn_id")
-            target = self.hook
-            how = copying.route(source_hook.backend, target.backend)
-            model_name = target.validate_model_name(self.target_model_name or ref["model_name"], "target_model_name")
-            source = _blamed(lambda: source_hook.get_version(ref["model_name"], ref["version"]), "model_version")
-            origin = copying.CopySource(source_hook.registry_location(), source.model_name, source.version)
-            version = target.find_copy(model_name, origin.digest)
-            created = False
-            if version is not None:
-                self.log.info(
-                    "Version %s of %s is already a copy of %s.", version.version, model_name, origin.describe()
-                )
-            else:
-                version, created = self._copy(how, context, source_hook, source, origin, model_name, allow_unverified)
+            try:
+                return self._copy_or_find(context, ref, source_conn_id, source_hook, allow_unverified)
+            finally:
+                source_hook.close()
+
+    def _copy_or_find(
+        self,
+        context: Context,
+        ref: ModelVersionRef,
+        source_conn_id: str,
+        source_hook: RegistryHook,
+        allow_unverified: bool,
+    ) -> dict[str, Any]:
+        target = self.hook
+        how = copying.route(source_hook.backend, target.backend)
+        model_name = target.validate_model_name(self.target_model_name or ref["model_name"], "target_model_name")
+        source = _blamed(lambda: source_hook.get_version(ref["model_name"], ref["version"]), "model_version")
+        origin = copying.CopySource(source_hook.registry_location(), source.model_name, source.version)
+        version = target.find_copy(model_name, origin.digest)
+        created = False
+        if version is not None:
+            self.log.info("Version %s of %s is already a copy of %s.", version.version, model_name, origin.describe())
+        else:
+            version, created = self._copy(how, context, source_hook, source, origin, model_name, allow_unverified)
         return self._result(context, version, source.ref(source_conn_id), created, source_hook, source)
 
     def _copy(
@@ -153,34 +164,41 @@ class CopyVersionOperator(BaseRegistryOperator):
         model_name: str,
         allow_unverified: bool,
     ) -> tuple[ModelVersion, bool]:
+        """Make the copy the route says, verify it, and record it in the target's audit trail."""
         if not source.version_name:
             raise InvalidInputError(
                 "model_version",
                 f"{origin.describe()} has no semantic version name ({tag_keys.VERSION_NAME}); "
                 "copies keep the source's version name",
             )
-        target = self.hook
+        tags = {
+            **copying.carried_tags(source.tags),
+            tag_keys.VERSION_NAME: source.version_name,
+            **origin.lineage_tags(),
+        }
         with tempfile.TemporaryDirectory(prefix="arp-copy-") as workdir:
-            local = source_hook.download_model(
-                source.model_name, source.version, workdir, allow_unverified=allow_unverified
-            )
-            manifest = integrity.file_manifest(local)  # verified equal to the source's recorded one
-            package = ModelPackage(
-                version_name=source.version_name,
-                flavor=source.tags.get(tag_keys.FLAVOR, "python_function"),
-                artifact_sha256=source.tags.get(tag_keys.ARTIFACT_SHA256) or integrity.manifest_digest(manifest),
-                source_uri=local,
-                metrics=dict(source.metrics),
-                tags={
-                    **copying.carried_tags(source.tags),
-                    tag_keys.VERSION_NAME: source.version_name,
-                    **origin.lineage_tags(),
-                },
-                description=source.description,
-            )
-            version, created = target.register_version(model_name, package)
+            expected: str | None = None  # the manifest digest the copy's stored files must have
+            if how == copying.NATIVE:
+                version, created = self._log_again(source_hook, source, model_name, tags, workdir, allow_unverified)
+            else:
+                # The source's files, verified against its manifest before anything is written.
+                local = source_hook.download_model(
+                    source.model_name, source.version, f"{workdir}/source", allow_unverified=allow_unverified
+                )
+                manifest = integrity.file_manifest(local)
+                expected = integrity.manifest_digest(manifest)
+                if how == copying.FILES:
+                    version, created = self.hook.register_version(
+                        model_name, self._package(source, tags=tags, files_sha256=expected, source_uri=local)
+                    )
+                else:  # the backend copies the files itself: they are the ones just verified
+                    tags.update(integrity.manifest_tags(manifest))
+                    version = self.hook.copy_version_from(
+                        source_hook, source, model_name, tags=tags, metrics=dict(source.metrics)
+                    )
+                    created = True
             if created:
-                self._verify(version, manifest, workdir)
+                self._verify(version, expected, f"{workdir}/verify")
         if created:
             self.audit_trail(context).record(
                 "register",
@@ -197,20 +215,61 @@ class CopyVersionOperator(BaseRegistryOperator):
             )
         return version, created
 
-    def _verify(self, version: ModelVersion, manifest: dict[str, str], workdir: str) -> None:
-        """The target's stored files are the source's, or the new version is deleted."""
+    @staticmethod
+    def _package(source: ModelVersion, *, tags: dict[str, str], files_sha256: str, **what: Any) -> ModelPackage:
+        """The source's metadata as a package for ``register_version``; ``what`` is the model or its files."""
+        return ModelPackage(
+            version_name=str(source.version_name),
+            flavor=tags.get(tag_keys.FLAVOR, "python_function"),
+            artifact_sha256=source.tags.get(tag_keys.ARTIFACT_SHA256) or files_sha256,
+            metrics=dict(source.metrics),
+            tags=tags,
+            description=source.description,
+            **what,
+        )
+
+    def _log_again(
+        self,
+        source_hook: RegistryHook,
+        source: ModelVersion,
+        model_name: str,
+        tags: dict[str, str],
+        workdir: str,
+        allow_unverified: bool,
+    ) -> tuple[ModelVersion, bool]:
+        """Another backend: the source's estimator (loaded after verification) logged as a new version."""
+        from airflow_registry_provider.artifacts import pinned_requirements
+
+        native = source_hook.native_copy_source(
+            source.model_name, source.version, workdir, allow_unverified=allow_unverified
+        )
+        tags[tag_keys.FLAVOR] = native.flavor
+        package = self._package(
+            source,
+            tags=tags,
+            files_sha256=native.files_sha256,
+            model=native.estimator,
+            sample_input=native.sample,
+            pip_requirements=pinned_requirements(native.flavor),
+        )
+        return self.hook.register_version(model_name, package)
+
+    def _verify(self, version: ModelVersion, expected: str | None, workdir: str) -> None:
+        """The copy's stored files are what it records (and the source's, ``expected``), or it is deleted."""
         target = self.hook
         what = f"the copy (version {version.version} of {version.model_name!r})"
         try:
-            stored = target.download_model(version.model_name, version.version, f"{workdir}/verify")
-            integrity.verify_files(stored, manifest, what=what)
+            recorded = version.tags.get(tag_keys.MODEL_SHA256)
+            if expected is not None and recorded != expected:
+                raise IntegrityError(f"{what} records manifest digest {recorded}, the source's files have {expected}")
+            target.download_model(version.model_name, version.version, workdir)  # checks every stored file
         except IntegrityError as err:
             self.log.error("%s differs from its source: deleting it.", what)
-            target.delete_version(version.model_name, version.version)
+            target.discard_copy(version.model_name, version.version)
             raise IntegrityError(
                 f"{what} in {target.registry_location()} does not store the source's files, so it was deleted: {err}"
             ) from err
-        self.log.info("Verified the sha256 of the %d stored files of %s.", len(manifest), what)
+        self.log.info("Verified the sha256 of every stored file of %s.", what)
 
     def _result(
         self,
