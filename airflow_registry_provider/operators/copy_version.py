@@ -19,7 +19,12 @@ from airflow_registry_provider.assets import (
     model_asset,
     model_version_asset,
 )
-from airflow_registry_provider.exceptions import CONFIGURATION_ERRORS, IntegrityError, InvalidInputError
+from airflow_registry_provider.exceptions import (
+    CONFIGURATION_ERRORS,
+    IntegrityError,
+    InvalidInputError,
+    VersionConflictError,
+)
 from airflow_registry_provider.hooks.base import ModelPackage, RegistryHook, get_registry_hook
 from airflow_registry_provider.links import RegistryVersionLink
 from airflow_registry_provider.model_version import parse_ref
@@ -150,6 +155,7 @@ class CopyVersionOperator(BaseRegistryOperator):
         created = False
         if version is not None:
             self.log.info("Version %s of %s is already a copy of %s.", version.version, model_name, origin.describe())
+            self._check_found(version)
         else:
             version, created = self._copy(how, context, source_hook, source, origin, model_name, allow_unverified)
         return self._result(context, version, source.ref(source_conn_id), created, source_hook, source)
@@ -177,26 +183,12 @@ class CopyVersionOperator(BaseRegistryOperator):
             **origin.lineage_tags(),
         }
         with tempfile.TemporaryDirectory(prefix="arp-copy-") as workdir:
-            expected: str | None = None  # the manifest digest the copy's stored files must have
-            if how == copying.NATIVE:
-                version, created = self._log_again(source_hook, source, model_name, tags, workdir, allow_unverified)
-            else:
-                # The source's files, verified against its manifest before anything is written.
-                local = source_hook.download_model(
-                    source.model_name, source.version, f"{workdir}/source", allow_unverified=allow_unverified
+            try:
+                version, created, expected = self._write(
+                    how, source_hook, source, model_name, tags, workdir, allow_unverified
                 )
-                manifest = integrity.file_manifest(local)
-                expected = integrity.manifest_digest(manifest)
-                if how == copying.FILES:
-                    version, created = self.hook.register_version(
-                        model_name, self._package(source, tags=tags, files_sha256=expected, source_uri=local)
-                    )
-                else:  # the backend copies the files itself: they are the ones just verified
-                    tags.update(integrity.manifest_tags(manifest))
-                    version = self.hook.copy_version_from(
-                        source_hook, source, model_name, tags=tags, metrics=dict(source.metrics)
-                    )
-                    created = True
+            except VersionConflictError as err:  # the target holds that version name already
+                raise err.for_field("target_model_name") from err
             if created:
                 self._verify(version, expected, f"{workdir}/verify")
         if created:
@@ -214,6 +206,33 @@ class CopyVersionOperator(BaseRegistryOperator):
                 version_tags=version.tags,
             )
         return version, created
+
+    def _write(
+        self,
+        how: str,
+        source_hook: RegistryHook,
+        source: ModelVersion,
+        model_name: str,
+        tags: dict[str, str],
+        workdir: str,
+        allow_unverified: bool,
+    ) -> tuple[ModelVersion, bool, str | None]:
+        """Write the copy; also the manifest digest its stored files must have, when they are the source's."""
+        if how == copying.NATIVE:
+            return (*self._log_again(source_hook, source, model_name, tags, workdir, allow_unverified), None)
+        # The source's files, verified against its manifest before anything is written.
+        local = source_hook.download_model(
+            source.model_name, source.version, f"{workdir}/source", allow_unverified=allow_unverified
+        )
+        manifest = integrity.file_manifest(local)
+        expected = integrity.manifest_digest(manifest)
+        if how == copying.FILES:
+            package = self._package(source, tags=tags, files_sha256=expected, source_uri=local)
+            return (*self.hook.register_version(model_name, package), expected)
+        # The backend copies the files itself: they are the ones just verified.
+        tags.update(integrity.manifest_tags(manifest))
+        version = self.hook.copy_version_from(source_hook, source, model_name, tags=tags, metrics=dict(source.metrics))
+        return version, True, expected
 
     @staticmethod
     def _package(source: ModelVersion, *, tags: dict[str, str], files_sha256: str, **what: Any) -> ModelPackage:
@@ -253,6 +272,20 @@ class CopyVersionOperator(BaseRegistryOperator):
             pip_requirements=pinned_requirements(native.flavor),
         )
         return self.hook.register_version(model_name, package)
+
+    def _check_found(self, version: ModelVersion) -> None:
+        """A copy made earlier (maybe by a try that stopped before verifying it) stores what it records.
+
+        A difference fails the task and leaves the version alone: it may have been promoted since.
+        """
+        with tempfile.TemporaryDirectory(prefix="arp-copy-") as workdir:
+            try:
+                self.hook.download_model(version.model_name, version.version, f"{workdir}/verify")
+            except IntegrityError as err:
+                raise IntegrityError(
+                    f"the existing copy (version {version.version} of {version.model_name!r}) in "
+                    f"{self.hook.registry_location()} does not store the files it records; it was left as it is: {err}"
+                ) from err
 
     def _verify(self, version: ModelVersion, expected: str | None, workdir: str) -> None:
         """The copy's stored files are what it records (and the source's, ``expected``), or it is deleted."""
