@@ -197,3 +197,43 @@ def test_unsupported_routes_name_the_target(snowflake_double: SnowflakeDouble, m
     with pytest.raises(AirflowFailException, match="^target_registry_conn_id: cannot copy a snowflake version") as info:
         CopyVersionOperator(task_id="copy", model_version=ref, target_registry_conn_id="dev").execute(task_context())
     assert isinstance(info.value.__cause__, InvalidInputError)
+
+
+@pytest.mark.parametrize("flavor", ["xgboost", "lightgbm"])
+def test_gradient_boosting_flavors_copy_too(
+    snowflake_double: SnowflakeDouble, mlflow_dev: dict[str, Any], flavor: str
+) -> None:
+    from airflow_registry_provider.artifacts import pinned_requirements
+    from airflow_registry_provider.hooks.snowflake import SnowflakeRegistryHook
+
+    frame = make_data(300)
+    if flavor == "xgboost":
+        from xgboost import XGBClassifier
+
+        estimator = XGBClassifier(n_estimators=5, max_depth=2).fit(frame[FEATURES], frame["label"])
+    else:
+        from lightgbm import LGBMClassifier
+
+        estimator = LGBMClassifier(n_estimators=5, verbose=-1).fit(frame[FEATURES], frame["label"])
+    package = ModelPackage(
+        version_name="1.0.0",
+        flavor=flavor,
+        artifact_sha256=f"sha-{flavor}",
+        model=estimator,
+        sample_input=frame[FEATURES].head(5),
+        pip_requirements=pinned_requirements(flavor),
+        tags={tags.VERSION_NAME: "1.0.0", tags.ARTIFACT_SHA256: f"sha-{flavor}", tags.FLAVOR: flavor},
+    )
+    source, _ = mlflow_dev["hook"].register_version(flavor, package)
+    snowflake_double.packages[flavor] = [__import__(flavor).__version__]  # in Snowflake's Anaconda channel
+    result = CopyVersionOperator(
+        task_id="copy", model_version=source.ref("dev"), target_registry_conn_id="snowflake_default"
+    ).execute(task_context())
+
+    version = snowflake_double.model(flavor.upper()).versions[result["version"]]
+    assert version.model_spec["model_type"] == flavor
+    assert json.loads(version.metadata)[METADATA_TAGS_KEY][tags.FLAVOR] == flavor
+    sample = make_data(20, seed=9)[FEATURES]
+    with SnowflakeRegistryHook() as target:  # loaded from the verified exported files (the double runs pickles only)
+        copied = target.load_model(flavor.upper(), result["version"]).predict(sample)
+    assert list(copied) == list(mlflow_dev["hook"].predict(flavor, source.version, sample))
