@@ -4,12 +4,9 @@ or from MLflow into Snowflake), verified and retry-safe."""
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar, cast
-
-from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_registry_provider import copying, integrity
 from airflow_registry_provider import tags as tag_keys
@@ -20,15 +17,14 @@ from airflow_registry_provider.assets import (
     model_version_asset,
 )
 from airflow_registry_provider.exceptions import (
-    CONFIGURATION_ERRORS,
     IntegrityError,
     InvalidInputError,
     VersionConflictError,
 )
 from airflow_registry_provider.hooks.base import ModelPackage, RegistryHook, get_registry_hook
 from airflow_registry_provider.links import RegistryVersionLink
-from airflow_registry_provider.model_version import parse_ref
-from airflow_registry_provider.operators.base import BaseRegistryOperator, as_bool
+from airflow_registry_provider.model_version import parse_ref, version_result
+from airflow_registry_provider.operators.base import BaseRegistryOperator, as_bool, is_template
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -107,36 +103,39 @@ class CopyVersionOperator(BaseRegistryOperator):
         self.source_registry_conn_id = source_registry_conn_id
         self.allow_unverified = allow_unverified
         self.registry_version_url: str | None = None
+        if not is_template(model_version):
+            parse_ref(model_version)  # fail at parse time, named
 
     @cached_property
     def hook(self) -> RegistryHook:
         """The target registry (where the copy is written and audited)."""
         return _blamed(lambda: get_registry_hook(self.target_registry_conn_id), "target_registry_conn_id")
 
-    @staticmethod
-    @contextmanager
-    def _fail_fast() -> Iterator[None]:
-        """Bad input and integrity failures will not get better on retry."""
-        try:
-            yield
-        except CONFIGURATION_ERRORS as err:
-            raise AirflowFailException(str(err)) from err
+    def check_inputs(self) -> None:
+        for field in ("target_registry_conn_id", "target_model_name", "source_registry_conn_id"):
+            value = getattr(self, field)
+            required = field == "target_registry_conn_id"
+            if (value is not None or required) and (not isinstance(value, str) or not value.strip()):
+                raise InvalidInputError(
+                    field, f"give a {'connection id' if 'conn' in field else 'name'}, not {value!r}"
+                )
+        self.registry_conn_id = self.target_registry_conn_id  # rendered: what the result, links and assets name
+        super().check_inputs()
+        self.allow_unverified = as_bool(self.allow_unverified, "allow_unverified")
+        self.source_ref = parse_ref(self.model_version)
+        if not (self.source_registry_conn_id or self.source_ref["registry_conn_id"]):
+            raise InvalidInputError(
+                "source_registry_conn_id", "is required: the model_version reference names no registry_conn_id"
+            )
 
     def execute(self, context: Context) -> dict[str, Any]:
-        self.registry_conn_id = self.target_registry_conn_id  # rendered: what links and assets name
-        with self._fail_fast():
-            allow_unverified = as_bool(self.allow_unverified, "allow_unverified")
-            ref = parse_ref(self.model_version)
-            source_conn_id = self.source_registry_conn_id or ref["registry_conn_id"]
-            if not source_conn_id:
-                raise InvalidInputError(
-                    "source_registry_conn_id", "is required: the model_version reference names no registry_conn_id"
-                )
-            source_hook = _blamed(lambda: get_registry_hook(source_conn_id), "source_registry_conn_id")
-            try:
-                return self._copy_or_find(context, ref, source_conn_id, source_hook, allow_unverified)
-            finally:
-                source_hook.close()
+        ref = self.source_ref
+        source_conn_id = self.source_registry_conn_id or ref["registry_conn_id"]
+        source_hook = _blamed(lambda: get_registry_hook(source_conn_id), "source_registry_conn_id")
+        try:
+            return self._copy_or_find(context, ref, source_conn_id, source_hook, bool(self.allow_unverified))
+        finally:
+            source_hook.close()
 
     def _copy_or_find(
         self,
@@ -335,4 +334,4 @@ class CopyVersionOperator(BaseRegistryOperator):
             version.model_name,
             source_ref["model_name"],
         )
-        return {**ref, "model_version": ref, "source": source_ref, "copied": created}
+        return version_result(ref, source=dict(source_ref), copied=created)
