@@ -135,7 +135,6 @@ def test_a_mismatch_after_the_copy_deletes_the_new_version(
         ({"source_registry_conn_id": "no_such_conn"}, InvalidInputError, "source_registry_conn_id"),
         ({"model_version": {"model_name": "churn", "version": "1"}}, InvalidInputError, "source_registry_conn_id"),
         ({"target_model_name": "bad/name"}, InvalidInputError, "target_model_name"),
-        ({"model_version": "not a reference"}, InvalidInputError, "model_version"),
     ],
 )
 def test_bad_input_names_the_field_and_creates_nothing(
@@ -198,3 +197,10 @@ def test_a_found_copy_is_verified_and_left_alone_when_it_differs(registries: dic
         _copy(registries["source"]).execute(task_context())
     assert isinstance(info.value.__cause__, IntegrityError)
     assert [v.version for v in MlflowRegistryHook("prd").iter_versions("churn")] == [first["version"]]
+
+
+def test_a_literal_that_is_no_reference_fails_when_the_dag_is_parsed() -> None:
+    with pytest.raises(InvalidInputError, match="^model_version: "):
+        CopyVersionOperator(task_id="copy", model_version="not a reference", target_registry_conn_id="prd")
+    with pytest.raises(TypeError, match="target_registry_conn_id"):
+        CopyVersionOperator(task_id="copy", model_version="{}", target_registry_conn_id="prd", registry_conn_id="x")
