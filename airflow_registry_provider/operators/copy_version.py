@@ -24,7 +24,7 @@ from airflow_registry_provider.exceptions import (
 from airflow_registry_provider.hooks.base import ModelPackage, RegistryHook, get_registry_hook
 from airflow_registry_provider.links import RegistryVersionLink
 from airflow_registry_provider.model_version import parse_ref, version_result
-from airflow_registry_provider.operators.base import BaseRegistryOperator, as_bool, is_template
+from airflow_registry_provider.operators.base import BaseRegistryOperator, as_bool, field_renamed, is_template
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -156,7 +156,9 @@ class CopyVersionOperator(BaseRegistryOperator):
             self.log.info("Version %s of %s is already a copy of %s.", version.version, model_name, origin.describe())
             self._check_found(version)
         else:
-            version, created = self._copy(how, context, source_hook, source, origin, model_name, allow_unverified)
+            # The target hook's connection is this operator's target_registry_conn_id.
+            with field_renamed("registry_conn_id", "target_registry_conn_id"):
+                version, created = self._copy(how, context, source_hook, source, origin, model_name, allow_unverified)
         return self._result(context, version, source.ref(source_conn_id), created, source_hook, source)
 
     def _copy(

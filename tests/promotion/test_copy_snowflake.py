@@ -237,3 +237,14 @@ def test_gradient_boosting_flavors_copy_too(
     with SnowflakeRegistryHook() as target:  # loaded from the verified exported files (the double runs pickles only)
         copied = target.load_model(flavor.upper(), result["version"]).predict(sample)
     assert list(copied) == list(mlflow_dev["hook"].predict(flavor, source.version, sample))
+
+
+def test_a_registry_in_another_account_is_refused(prd: SnowflakeDouble, monkeypatch: pytest.MonkeyPatch) -> None:
+    other = {**CONNECTION, "schema": "PRD", "extra": {**CONNECTION["extra"], "account": "other-account"}}
+    monkeypatch.setenv("AIRFLOW_CONN_SF_OTHER", json.dumps(other))
+    source_ref = {"registry_conn_id": "snowflake_default", "model_name": "CHURN", "version": "V1_0_0"}
+    with pytest.raises(AirflowFailException, match="^target_registry_conn_id: Snowflake copies a version only"):
+        CopyVersionOperator(task_id="copy", model_version=source_ref, target_registry_conn_id="sf_other").execute(
+            task_context()
+        )
+    assert prd.writes() == []
