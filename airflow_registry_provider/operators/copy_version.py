@@ -192,6 +192,9 @@ class CopyVersionOperator(BaseRegistryOperator):
                 raise err.for_field("target_model_name") from err
             if created:
                 self._verify(version, expected, f"{workdir}/verify")
+            else:  # the target registered this version name and artifact before, not as this copy
+                self.log.info("Version %s of %s already holds this artifact.", version.version, model_name)
+                self._check_found(version)
         if created:
             self.audit_trail(context).record(
                 "register",

@@ -204,3 +204,17 @@ def test_a_literal_that_is_no_reference_fails_when_the_dag_is_parsed() -> None:
         CopyVersionOperator(task_id="copy", model_version="not a reference", target_registry_conn_id="prd")
     with pytest.raises(TypeError, match="target_registry_conn_id"):
         CopyVersionOperator(task_id="copy", model_version="{}", target_registry_conn_id="prd", registry_conn_id="x")
+
+
+def test_rendered_templates_are_checked_before_execute(registries: dict[str, Any]) -> None:
+    ref = registries["source"].ref("dev")
+    operator = CopyVersionOperator(
+        task_id="copy", model_version="{{ params.ref }}", target_registry_conn_id="{{ params.target }}"
+    )
+    operator.render_template_fields({"params": {"ref": ref, "target": "prd"}})  # a dict rendered as str
+    assert operator.source_ref["model_name"] == "churn"
+    assert operator.execute(task_context())["registry_conn_id"] == "prd"
+
+    bad = CopyVersionOperator(task_id="copy", model_version="{{ params.ref }}", target_registry_conn_id="prd")
+    with pytest.raises(AirflowFailException, match="^model_version: "):
+        bad.render_template_fields({"params": {"ref": "nope"}})
