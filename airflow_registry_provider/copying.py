@@ -34,6 +34,8 @@ COPIED_FROM_MODEL = tags.PREFIX + "copied_from_model"
 COPIED_FROM_VERSION = tags.PREFIX + "copied_from_version"
 #: sha256 of the three above: one searchable value (no quoting issues in filters).
 COPY_SOURCE = tags.PREFIX + "copy_source"
+#: ``<dag_id>/<run_id>/<task_id>`` of the task that made the copy (a retry of it completes its record).
+COPIED_BY = tags.PREFIX + "copied_by"
 
 #: Tags that describe the version's life in its source registry, not the model: a copy
 #: starts without them (it passes the target environment's gate and promotion afresh), and
@@ -58,7 +60,7 @@ NOT_CARRIED = frozenset(
 )
 #: Prefixes of keys never carried: MLflow's ``mlflow.*`` system tags, and the lineage of
 #: an earlier copy (a copy of a copy names its own source).
-NOT_CARRIED_PREFIXES = ("mlflow.", tags.PREFIX + "copied_from", COPY_SOURCE)
+NOT_CARRIED_PREFIXES = ("mlflow.", tags.PREFIX + "copied_from", COPY_SOURCE, COPIED_BY)
 
 FILES = "files"
 SNOWFLAKE = "snowflake"

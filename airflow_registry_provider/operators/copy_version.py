@@ -42,6 +42,12 @@ def _blamed(call: Callable[[], T], field: str) -> T:
         raise err.for_field(field) from err
 
 
+def _task_key(context: Context) -> str:
+    """The task run that makes a copy, as its lineage tag records it."""
+    ti = context["ti"]
+    return f"{ti.dag_id}/{ti.run_id}/{ti.task_id}"
+
+
 class CopyVersionOperator(BaseRegistryOperator):
     """Copy a model version into another registry, with its metrics, tags, description and signature.
 
@@ -155,6 +161,8 @@ class CopyVersionOperator(BaseRegistryOperator):
         if version is not None:
             self.log.info("Version %s of %s is already a copy of %s.", version.version, model_name, origin.describe())
             self._check_found(version)
+            if version.tags.get(copying.COPIED_BY) == _task_key(context):
+                self._record(context, version, origin, retry=True)  # this task made it: its record may be lost
         else:
             # The target hook's connection is this operator's target_registry_conn_id.
             with field_renamed("registry_conn_id", "target_registry_conn_id"):
@@ -182,6 +190,7 @@ class CopyVersionOperator(BaseRegistryOperator):
             **copying.carried_tags(source.tags),
             tag_keys.VERSION_NAME: source.version_name,
             **origin.lineage_tags(),
+            copying.COPIED_BY: _task_key(context),
         }
         with tempfile.TemporaryDirectory(prefix="arp-copy-") as workdir:
             try:
@@ -196,9 +205,18 @@ class CopyVersionOperator(BaseRegistryOperator):
                 self.log.info("Version %s of %s already holds this artifact.", version.version, model_name)
                 self._check_found(version)
         if created:
-            self.audit_trail(context).record(
+            self._record(context, version, origin)
+        return version, created
+
+    def _record(
+        self, context: Context, version: ModelVersion, origin: copying.CopySource, *, retry: bool = False
+    ) -> None:
+        """The copy's record in the target's audit trail; ``retry`` completes one a lost try may have written."""
+        trail = self.audit_trail(context)
+        with trail.batch(skip_recorded=retry):
+            trail.record(
                 "register",
-                model=model_name,
+                model=version.model_name,
                 version=version.version,
                 after={
                     "source": {"registry": origin.registry, "model": origin.model_name, "version": origin.version},
@@ -209,7 +227,6 @@ class CopyVersionOperator(BaseRegistryOperator):
                 reason=f"copy of {origin.describe()}",
                 version_tags=version.tags,
             )
-        return version, created
 
     def _write(
         self,

@@ -218,3 +218,22 @@ def test_rendered_templates_are_checked_before_execute(registries: dict[str, Any
     bad = CopyVersionOperator(task_id="copy", model_version="{{ params.ref }}", target_registry_conn_id="prd")
     with pytest.raises(AirflowFailException, match="^model_version: "):
         bad.render_template_fields({"params": {"ref": "nope"}})
+
+
+def test_a_retry_completes_a_lost_audit_record_once(registries: dict[str, Any]) -> None:
+    """A try that copied and verified but lost its audit record: its retry writes the record, once."""
+    first = _copy(registries["source"]).execute(task_context())
+    client = MlflowClient(registries["uris"]["prd"])
+    client.delete_registered_model_tag("churn", tags.AUDIT_LOG)  # as if the record's write had been lost
+
+    def records() -> list[tuple[str, str]]:
+        log = MlflowRegistryHook("prd").get_model_tags("churn").get(tags.AUDIT_LOG, "[]")
+        return [(r["action"], r["run_id"]) for r in json.loads(log)]
+
+    for _ in range(2):
+        again = _copy(registries["source"]).execute(task_context())
+        assert (again["copied"], again["version"]) == (False, first["version"])
+        assert records() == [("register", "manual__test")]
+    # Another run finding the copy records nothing: it changed nothing.
+    _copy(registries["source"]).execute(task_context(run_id="scheduled__later"))
+    assert records() == [("register", "manual__test")]
