@@ -136,11 +136,13 @@ class PromoteVersionOperator(BaseRegistryOperator):
             "" if steps else ": already in place, nothing to do",
         )
         self.registry_version_url = self.hook.version_url(model_name, target)
-        ref = self.hook.get_version(model_name, target).ref(self.registry_conn_id)
-        context["outlet_events"][MODEL_EVENTS_ALIAS].add(
-            model_asset(self.registry_conn_id, model_name), extra={**cast("dict[str, Any]", ref), "alias": alias}
+        result = self.version_result(
+            self.hook.get_version(model_name, target), previous_version=plan["alias_from"], changes=steps
         )
-        return {**ref, "model_version": dict(ref), "previous_version": plan["alias_from"], "changes": steps}
+        context["outlet_events"][MODEL_EVENTS_ALIAS].add(
+            model_asset(self.registry_conn_id, model_name), extra={**result["model_version"], "alias": alias}
+        )
+        return result
 
     def _converge(
         self,
@@ -181,7 +183,9 @@ class PromoteVersionOperator(BaseRegistryOperator):
 
     def _names(self) -> tuple[str, str, str]:
         if self.model_version is not None:
-            model_name = parse_ref(self.model_version)["model_name"]
+            ref = parse_ref(self.model_version)
+            self.adopt_connection(ref)
+            model_name = ref["model_name"]
         elif self.model_name and self.rollback:
             model_name = self.model_name
         else:
@@ -196,7 +200,7 @@ class PromoteVersionOperator(BaseRegistryOperator):
         return model_name, alias, previous_alias
 
     def _candidate(self, model_name: str) -> ModelVersion:
-        target = self.hook.get_version(model_name, parse_ref(self.model_version)["version"])
+        target = self.resolve_version(model_version=self.model_version)
         status = target.tags.get(tag_keys.VALIDATION_STATUS)
         if status == tag_keys.VALIDATION_REJECTED:
             raise AirflowFailException(f"Version {target.version} of {model_name} was rejected by validation")
