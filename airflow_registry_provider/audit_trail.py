@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -288,6 +288,28 @@ class AuditTrail:
                 self.hook.log.info("Audit table %s was created by a concurrent task", self.table)
             self._table_ready = True
         return hook
+
+    @contextmanager
+    def exclusive(self, key: str) -> Iterator[None]:
+        """Hold a database lock on ``key`` while the block runs, where the SQL sink is PostgreSQL.
+
+        A session-level advisory lock on the sink's database: the tasks that record into it
+        take turns on ``key``, and the server releases the lock if a worker dies holding it.
+        Without a PostgreSQL sink nothing is held here (callers serialise through the
+        registry as well, see ``alias_lease.py``).
+        """
+        hook = self.prepare_sql()
+        if hook is None or hook.dialect_name != "postgresql":
+            yield
+            return
+        conn = hook.get_conn()
+        try:
+            with closing(conn.cursor()) as cursor:
+                cursor.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (key,))
+            conn.commit()  # the lock is the session's: no transaction stays open while it is held
+            yield
+        finally:
+            conn.close()
 
     def _write_sql(self, pending: list[_Pending]) -> None:
         hook = self.prepare_sql()

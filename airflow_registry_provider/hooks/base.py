@@ -24,6 +24,7 @@ from airflow_registry_provider.model_version import ModelVersion
 if TYPE_CHECKING:
     import pandas as pd
 
+    from airflow_registry_provider.copying import NativeSource
     from airflow_registry_provider.governance.grants import Grant, GrantCapabilities
     from airflow_registry_provider.hooks.snowflake.aliases import AliasMove
 
@@ -421,6 +422,52 @@ class RegistryHook(BaseHook, abc.ABC):
 
     def close(self) -> None:
         """Release what the hook opened (sessions, clients); operators call it when they finish."""
+
+    # -- copies between registries (see copying.py, operators/copy_version.py) -----------
+    def registry_location(self) -> str:
+        """This registry as a copy's lineage records it: a URI or location, never credentials."""
+        raise UnsupportedOperationError("registry_conn_id", f"{self.backend} registry hook cannot take part in copies")
+
+    def find_copy(self, model_name: str, source_digest: str) -> ModelVersion | None:
+        """The version of ``model_name`` copied from the source whose ``CopySource.digest`` is given.
+
+        Nothing (no error) when the model does not exist; backends with a tag search override this scan.
+        """
+        from airflow_registry_provider.copying import COPY_SOURCE
+
+        return next((v for v in self.iter_versions(model_name) if v.tags.get(COPY_SOURCE) == source_digest), None)
+
+    def copy_version_from(
+        self,
+        source_hook: RegistryHook,
+        source: ModelVersion,
+        model_name: str,
+        *,
+        tags: Mapping[str, str],
+        metrics: Mapping[str, float],
+    ) -> ModelVersion:
+        """Copy ``source``, a version of ``source_hook``'s registry, into ``model_name`` inside the backend.
+
+        For backends that copy versions themselves (Snowflake: ``Registry.log_model(<ModelVersion>)``);
+        ``tags`` replace the source's. The caller has checked that no copy exists yet.
+        """
+        raise UnsupportedOperationError(
+            "target_registry_conn_id", f"{self.backend} registries do not copy versions between registries"
+        )
+
+    def discard_copy(self, model_name: str, version: str) -> None:
+        """Remove a copy that failed its verification, so that the target holds no version of it."""
+        self.delete_version(model_name, version)
+
+    def native_copy_source(
+        self, model_name: str, version: str, workdir: str, *, allow_unverified: bool = False
+    ) -> NativeSource:
+        """A version's estimator, column signature and sample (files verified, under ``workdir``).
+
+        What another backend logs again (MLflow → Snowflake); InvalidInputError naming
+        ``model_version`` for a flavor a warehouse cannot serve or a model without columns.
+        """
+        raise UnsupportedOperationError("model_version", f"{self.backend} versions cannot be copied to another backend")
 
 
 def get_registry_hook(registry_conn_id: str, **kwargs: Any) -> RegistryHook:

@@ -29,7 +29,9 @@ class PromoteVersionOperator(BaseRegistryOperator):
     Concurrent promotions of one alias are serialised by a lease on that alias kept in a
     model tag (``alias_lease.py``): the holder is read, moved and recorded by one task at
     a time, so the audit trail's moves form one chain and ``previous_alias`` is on the
-    version the last move replaced. Every change (``previous_alias``, ``alias`` with the
+    version the last move replaced. When ``audit_conn_id`` is a PostgreSQL database the
+    task also holds an advisory lock on ``(registry_conn_id, model, alias)`` there, which
+    makes the exclusion strict for the tasks recording into it. Every change (``previous_alias``, ``alias`` with the
     promotion tags, the default version, the stage) gets one audit record, written after
     the changes. A retry converges on the whole intended end state: an attempt that failed
     after writing keeps its lease with its plan (the state it started from), and the retry
@@ -121,27 +123,7 @@ class PromoteVersionOperator(BaseRegistryOperator):
         )
         with self.fail_fast_on_bad_input():
             prior = lease.acquire()
-        planned = False
-        try:
-            with self.fail_fast_on_bad_input():
-                plan = prior or self._plan(model_name, alias, previous_alias, candidate)
-                if prior is not None:
-                    self.log.info("Completing the move an earlier attempt of this task began: %s", plan)
-                steps = self._steps(plan)
-                if steps:
-                    lease.record_plan(plan)  # refused (nothing written) if it does not fit a model tag
-            if steps:
-                planned = True
-                with self.fail_fast_on_bad_input():
-                    self._apply(model_name, alias, previous_alias, plan, steps)
-                # A retry completing its lost attempt's move writes only the records a sink lacks.
-                self._record(context, trail, model_name, alias, previous_alias, plan, steps, retry=prior is not None)
-        except BaseException as err:
-            # A claim with a plan stays for this task's retry; a refused input wrote nothing.
-            if not planned or isinstance(err, AirflowFailException):
-                self._release_quietly(lease)
-            raise
-        lease.release()
+        plan, steps = self._converge(context, trail, lease, prior, model_name, alias, previous_alias, candidate)
         target = plan["to"]
         self.log.info(
             "%s: %r -> version %s of %s (previous holder %s keeps %r)%s",
@@ -154,15 +136,56 @@ class PromoteVersionOperator(BaseRegistryOperator):
             "" if steps else ": already in place, nothing to do",
         )
         self.registry_version_url = self.hook.version_url(model_name, target)
-        ref = self.hook.get_version(model_name, target).ref(self.registry_conn_id)
-        context["outlet_events"][MODEL_EVENTS_ALIAS].add(
-            model_asset(self.registry_conn_id, model_name), extra={**cast("dict[str, Any]", ref), "alias": alias}
+        result = self.version_result(
+            self.hook.get_version(model_name, target), previous_version=plan["alias_from"], changes=steps
         )
-        return {**ref, "model_version": dict(ref), "previous_version": plan["alias_from"], "changes": steps}
+        context["outlet_events"][MODEL_EVENTS_ALIAS].add(
+            model_asset(self.registry_conn_id, model_name), extra={**result["model_version"], "alias": alias}
+        )
+        return result
+
+    def _converge(
+        self,
+        context: Context,
+        trail: AuditTrail,
+        lease: AliasLease,
+        prior: dict[str, Any] | None,
+        model_name: str,
+        alias: str,
+        previous_alias: str,
+        candidate: ModelVersion | None,
+    ) -> tuple[dict[str, Any], list[str]]:
+        """Under the lease: plan (or take the earlier attempt's plan), change, record, release."""
+        planned = False
+        try:
+            # Strict where the audit database is PostgreSQL (an advisory lock), on top of the lease.
+            with trail.exclusive(f"{self.registry_conn_id}/{model_name}/{alias}"):
+                with self.fail_fast_on_bad_input():
+                    plan = prior or self._plan(model_name, alias, previous_alias, candidate)
+                    if prior is not None:
+                        self.log.info("Completing the move an earlier attempt of this task began: %s", plan)
+                    steps = self._steps(plan)
+                    if steps:
+                        lease.record_plan(plan)  # refused (nothing written) if it does not fit a model tag
+                if steps:
+                    planned = True
+                    with self.fail_fast_on_bad_input():
+                        self._apply(model_name, alias, previous_alias, plan, steps)
+                    # A retry completing its lost attempt's move writes only the records a sink lacks.
+                    self._record(context, trail, model_name, alias, previous_alias, plan, steps, retry=bool(prior))
+        except BaseException as err:
+            # A claim with a plan stays for this task's retry; a refused input wrote nothing.
+            if not planned or isinstance(err, AirflowFailException):
+                self._release_quietly(lease)
+            raise
+        lease.release()
+        return plan, steps
 
     def _names(self) -> tuple[str, str, str]:
         if self.model_version is not None:
-            model_name = parse_ref(self.model_version)["model_name"]
+            ref = parse_ref(self.model_version)
+            self.adopt_connection(ref)
+            model_name = ref["model_name"]
         elif self.model_name and self.rollback:
             model_name = self.model_name
         else:
@@ -177,7 +200,7 @@ class PromoteVersionOperator(BaseRegistryOperator):
         return model_name, alias, previous_alias
 
     def _candidate(self, model_name: str) -> ModelVersion:
-        target = self.hook.get_version(model_name, parse_ref(self.model_version)["version"])
+        target = self.resolve_version(model_version=self.model_version)
         status = target.tags.get(tag_keys.VALIDATION_STATUS)
         if status == tag_keys.VALIDATION_REJECTED:
             raise AirflowFailException(f"Version {target.version} of {model_name} was rejected by validation")

@@ -236,3 +236,29 @@ def test_first_registrations_in_parallel_share_one_experiment(
 
     results = run_parallel(register, 8, barrier_at="mlflow.store.tracking.rest_store.RestStore.create_experiment")
     assert errors(results) == []
+
+
+def test_the_audit_database_lock_lets_one_holder_in_at_a_time(audit_db: str) -> None:
+    """PromoteVersion's strict exclusion where the audit sink is PostgreSQL: a second holder waits."""
+    import threading
+
+    from airflow_registry_provider.audit_trail import AuditTrail
+    from airflow_registry_provider.hooks.mlflow import MlflowRegistryHook
+
+    def trail() -> AuditTrail:
+        return AuditTrail(MlflowRegistryHook(), actor="alice", sql_conn_id=audit_db)
+
+    entered = threading.Event()
+
+    def second() -> None:
+        with trail().exclusive("mlflow_default/churn/champion"):
+            entered.set()
+
+    with trail().exclusive("mlflow_default/churn/champion"):
+        waiter = threading.Thread(target=second)
+        waiter.start()
+        assert not entered.wait(1.0), "the second holder waits while the first holds the lock"
+        with trail().exclusive("mlflow_default/churn/challenger"):
+            pass  # another alias is not blocked
+    assert entered.wait(10.0), "and enters once the first has left"
+    waiter.join(timeout=10)
