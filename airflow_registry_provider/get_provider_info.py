@@ -16,6 +16,7 @@ OPERATOR_MODULES = (
     "audit",
     "batch_inference",
     "compare_versions",
+    "copy_version",
     "drift_check",
     "grant_model",
     "log_model",

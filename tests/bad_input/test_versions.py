@@ -95,7 +95,6 @@ def case(id: str, build: Any, error: type[Exception], field: str, *, marks: Any 
 
 # PromoteVersion reads the version itself and blames the hook's field (``version``,
 # ``model_name``); BaseRegistryOperator.resolve_version blames ``model_version``.
-PROMOTE_RESOLVES = pytest.mark.xfail(strict=False, reason="PromoteVersion: resolve_version (convergence branch)")
 
 
 CASES = [
@@ -230,14 +229,12 @@ CASES = [
         promote(model_version=MISSING_VERSION),
         VersionNotFoundError,
         "model_version",
-        marks=PROMOTE_RESOLVES,
     ),
     case(
         "promote_missing_model",
         promote(model_version=MISSING_MODEL),
         ModelNotFoundError,
         "model_version",
-        marks=PROMOTE_RESOLVES,
     ),
     case("promote_bad_alias", promote(alias="bad alias!"), InvalidInputError, "alias"),
     case("promote_reserved_alias", promote(alias="v1"), InvalidInputError, "alias"),

@@ -12,6 +12,7 @@ from mlflow import MlflowClient
 from airflow_registry_provider import tags
 from airflow_registry_provider.assets import MODEL_EVENTS_ALIAS
 from airflow_registry_provider.exceptions import InvalidInputError
+from airflow_registry_provider.governance.audit import alias_history, parse_log
 from airflow_registry_provider.operators import (
     BatchInferenceOperator,
     LogModelOperator,
@@ -156,10 +157,11 @@ def test_gate_promote_rollback_cycle(mlflow_registry: str, tmp_path: Path) -> No
     )
     assert str(client.get_model_version_by_alias("churn", "champion").version) == "1"
     assert str(client.get_model_version_by_alias("churn", "previous_champion").version) == "2"
-    import json
-
-    history = json.loads(client.get_registered_model("churn").tags[tags.ALIAS_HISTORY])
-    assert [(h["version"], h["reason"]) for h in history] == [("1", "first"), ("2", "better"), ("1", "incident")]
+    # The audit trail is the alias history (PromoteVersion keeps no separate one).
+    records = parse_log(client.get_registered_model("churn").tags[tags.AUDIT_LOG])
+    history = [(span.version, span.reason) for span in alias_history(records, "champion")]
+    assert history == [("1", "first"), ("2", "better"), ("1", "incident")]
+    assert tags.ALIAS_HISTORY not in client.get_registered_model("churn").tags
 
 
 def test_rejected_candidate_is_tagged_and_never_promoted(mlflow_registry: str, tmp_path: Path) -> None:
