@@ -27,7 +27,7 @@ def test_unparsable_thresholds_name_the_metric(rule: object) -> None:
     assert err.value.field == "thresholds.accuracy"
 
 
-@pytest.mark.parametrize("value", ["abc", None, math.nan, math.inf, -math.inf, [1]])
+@pytest.mark.parametrize("value", ["abc", None, math.nan, math.inf, -math.inf, [1], True, False, "nan"])
 def test_bad_metric_values_name_the_metric(value: object) -> None:
     with pytest.raises(InvalidInputError) as err:
         coerce_metrics({"auc": value})

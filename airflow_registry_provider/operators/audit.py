@@ -38,10 +38,9 @@ class AliasHistoryOperator(BaseRegistryOperator):
         self.at = at
 
     def execute(self, context: Context) -> dict[str, Any]:
-        with self.fail_fast_on_bad_input():
-            model_name = self.hook.validate_model_name(self.model_name)
-            alias = self.hook.validate_alias(self.alias)
-            at = utc(self.at) if self.at else None
+        model_name = self.hook.validate_model_name(self.model_name)
+        alias = self.hook.validate_alias(self.alias)
+        at = utc(self.at) if self.at else None
         records = load_records(self.hook, model_name, sql_conn_id=self.audit_conn_id or None)
         history = alias_history(records, alias)
         source = "SQL audit table" if self.audit_conn_id else "registry audit log (recent changes only)"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -81,11 +81,21 @@ class BaseRegistryOperator(BaseOperator):
         if not isinstance(self.registry_conn_id, str) or not self.registry_conn_id.strip():
             raise InvalidInputError("registry_conn_id", f"give a connection id, not {self.registry_conn_id!r}")
 
-    def render_template_fields(self, context: Context, jinja_env: jinja2.Environment | None = None) -> None:
-        super().render_template_fields(context, jinja_env)
-        # Airflow serializes the rendered fields next; a NaN metric must fail here, named.
-        with self.fail_fast_on_bad_input():
-            self.check_inputs()
+    def _do_render_template_fields(
+        self,
+        parent: Any,
+        template_fields: Iterable[str],
+        context: Context,
+        jinja_env: jinja2.Environment,
+        seen_oids: set[int],
+    ) -> None:
+        # The one rendering step plain and mapped tasks share (MappedOperator calls it on the
+        # unmapped task: Airflow's hook for operators that customise rendering).
+        super()._do_render_template_fields(parent, template_fields, context, jinja_env, seen_oids)
+        if parent is self:
+            # Airflow serializes the rendered fields next; a NaN metric must fail here, named.
+            with self.fail_fast_on_bad_input():
+                self.check_inputs()
 
     # -- the registry ------------------------------------------------------------------
     @cached_property

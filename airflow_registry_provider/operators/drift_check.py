@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -206,7 +207,13 @@ class DriftCheckOperator(BaseRegistryOperator):
     ) -> None:
         """Store the reports with the version; the summary tag and its audit record are one write."""
         hook = self.hook
-        folder = f"drift/{at.strftime('%Y%m%dT%H%M%S%fZ')}"
+        # One folder per task instance, not per attempt: a retry replaces its own reports
+        # instead of leaving a second set behind.
+        ti = context["ti"]
+        map_index = getattr(ti, "map_index", -1)
+        parts = [ti.run_id, ti.task_id, *([map_index] if isinstance(map_index, int) and map_index >= 0 else [])]
+        key = "/".join(re.sub(r"[^A-Za-z0-9_.-]", "_", str(part)) for part in parts)
+        folder = f"drift/{key}"
         uris = {
             "json": hook.upload_artifact(version.model_name, version.version, json_path, f"{folder}/report.json"),
             "html": hook.upload_artifact(version.model_name, version.version, html_path, f"{folder}/report.html"),

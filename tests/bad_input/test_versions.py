@@ -47,14 +47,7 @@ def promote(**changes: Any) -> Any:
     def build(world: World) -> Any:
         from airflow_registry_provider.operators import PromoteVersionOperator
 
-        # registry_conn_id explicit: PromoteVersion adopts a reference's connection once it
-        # resolves its version through BaseRegistryOperator.resolve_version (another branch).
-        params: dict[str, Any] = {
-            "task_id": "promote",
-            "registry_conn_id": CONN,
-            "model_version": world.v2,
-            "require_validation": False,
-        }
+        params: dict[str, Any] = {"task_id": "promote", "model_version": world.v2, "require_validation": False}
         params.update({k: v(world) if callable(v) else v for k, v in changes.items()})
         return PromoteVersionOperator(**params)
 
@@ -243,11 +236,11 @@ CASES = [
     case("promote_not_validated", promote(require_validation=True), InvalidInputError, "model_version"),
     case(
         "rollback_without_previous",
-        promote(model_version=None, model_name=MODEL, rollback=True),
+        promote(model_version=None, model_name=MODEL, rollback=True, registry_conn_id=CONN),
         InvalidInputError,
         "rollback",
     ),
-    case("promote_nothing", promote(model_version=None), InvalidInputError, "model_version"),
+    case("promote_nothing", promote(model_version=None, registry_conn_id=CONN), InvalidInputError, "model_version"),
     # CompareVersions
     case("compare_missing_version", compare(base="999"), VersionNotFoundError, "base"),
     case("compare_missing_alias", compare(base="@nobody"), AliasNotFoundError, "base"),
