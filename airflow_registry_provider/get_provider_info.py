@@ -39,6 +39,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_registry_provider.operators.retention",
                     "airflow_registry_provider.operators.compare_versions",
                     "airflow_registry_provider.operators.model_card",
+                    "airflow_registry_provider.operators.copy_version",
                 ],
             }
         ],

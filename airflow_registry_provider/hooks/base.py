@@ -385,6 +385,20 @@ class RegistryHook(BaseHook, abc.ABC):
     def close(self) -> None:
         """Release what the hook opened (sessions, clients); operators call it when they finish."""
 
+    # -- copies between registries (see copying.py, operators/copy_version.py) -----------
+    def registry_location(self) -> str:
+        """This registry as a copy's lineage records it: a URI or location, never credentials."""
+        raise UnsupportedOperationError("registry_conn_id", f"{self.backend} registry hook cannot take part in copies")
+
+    def find_copy(self, model_name: str, source_digest: str) -> ModelVersion | None:
+        """The version of ``model_name`` copied from the source whose ``CopySource.digest`` is given.
+
+        Nothing (no error) when the model does not exist; backends with a tag search override this scan.
+        """
+        from airflow_registry_provider.copying import COPY_SOURCE
+
+        return next((v for v in self.iter_versions(model_name) if v.tags.get(COPY_SOURCE) == source_digest), None)
+
 
 def get_registry_hook(registry_conn_id: str, **kwargs: Any) -> RegistryHook:
     """The registry hook for a connection, chosen by its connection type."""

@@ -469,3 +469,17 @@ class MlflowRegistryHook(RegistryHook):
     def apply_future_grants(self, grant: Sequence[Grant], revoke: Sequence[Grant]) -> None:
         with self._grants() as grants:
             grants.apply(ALL_MODELS, grant, revoke)
+
+    # -- copies between registries (see hooks/mlflow/copying.py) -------------------------
+    def registry_location(self) -> str:
+        """The tracking URI without credentials."""
+        return self.settings.display_uri
+
+    def find_copy(self, model_name: str, source_digest: str) -> ModelVersion | None:
+        from airflow_registry_provider.hooks.mlflow import copying
+
+        model_name = self.validate_model_name(model_name)  # it goes into a search filter
+        with self._reading() as reads:
+            found = copying.find_copy(reads, model_name, source_digest)
+            # search results leave aliases and metrics out: read the version itself
+            return None if found is None else self.get_version(model_name, str(found.version))
