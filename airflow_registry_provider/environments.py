@@ -25,6 +25,7 @@ environment there (``DEV: {next: [SIT, PRD]}``) is how a file allows skipping.
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,7 @@ class Checks(_Strict):
 
     :param thresholds: ``{metric: rule}`` as ValidateMetricsOperator takes them.
     :param data: Parquet/CSV file scored with the version as registered; its metrics
-        replace the logged ones (the inference test).
+        replace the logged ones (the inference test). ``${VAR}`` is expanded.
     :param label_column: The label column of ``data`` (required with ``data``).
     :param compare_to: An alias the version must also beat (e.g. ``champion``).
     """
@@ -65,6 +66,12 @@ class Checks(_Strict):
         except InvalidInputError as err:  # err.field is "thresholds.<metric>": keep the metric in the path
             raise _PathError(err.field.removeprefix("thresholds"), err.message, relative=True) from None
         return value
+
+    @field_validator("data")
+    @classmethod
+    def _expand(cls, value: str | None) -> str | None:
+        # Data paths differ per deployment: "${AIRFLOW_HOME}/holdout.parquet" is allowed.
+        return os.path.expandvars(value) if value else value
 
     @model_validator(mode="after")
     def _label_with_data(self) -> Checks:

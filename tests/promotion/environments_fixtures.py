@@ -1,0 +1,135 @@
+"""Four sqlite MLflow registries (DEV, SIT, UAT, PRD) behind ``AIRFLOW_CONN_*`` variables, an
+environments file for them, and builders for versions and labelled data."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sklearn.linear_model import LogisticRegression
+
+from airflow_registry_provider import tags
+from airflow_registry_provider.artifacts import pinned_requirements
+from airflow_registry_provider.hooks.base import ModelPackage
+from airflow_registry_provider.hooks.mlflow import MlflowRegistryHook
+from tests.helpers import FEATURES, make_data
+
+ENVIRONMENTS = ("DEV", "SIT", "UAT", "PRD")
+MODEL = "churn"
+THRESHOLDS = {"accuracy": ">= 0.8"}
+
+
+def connection_env(uris: dict[str, str]) -> dict[str, str]:
+    """``AIRFLOW_CONN_MLFLOW_<ENV>`` for each registry URI."""
+    return {
+        f"AIRFLOW_CONN_MLFLOW_{env}": json.dumps({"conn_type": "mlflow_registry", "extra": {"tracking_uri": uri}})
+        for env, uri in uris.items()
+    }
+
+
+def environments_document(fresh_data: str, approvers: list[str]) -> dict[str, Any]:
+    """DEV -> SIT -> UAT -> PRD; PRD needs approval and re-checks the champion on ``fresh_data``."""
+    checks = {"thresholds": THRESHOLDS}
+    envs: dict[str, Any] = {
+        "DEV": {"registry_conn_id": "mlflow_dev", "model_name": MODEL, "next": ["SIT"]},
+        "SIT": {"registry_conn_id": "mlflow_sit", "model_name": MODEL, "checks": checks, "next": ["UAT"]},
+        "UAT": {
+            "registry_conn_id": "mlflow_uat",
+            "model_name": MODEL,
+            "checks": {**checks, "compare_to": "champion"},
+            "grants": {"DATA_SCIENTIST": "READ"},
+            "next": ["PRD"],
+        },
+        "PRD": {
+            "registry_conn_id": "mlflow_prd",
+            "model_name": MODEL,
+            "checks": {**checks, "data": fresh_data, "label_column": "label"},
+            "approval": {"required": True, "approvers": approvers},
+            "grants": {"ML_ENGINEER": "USAGE"},
+            "post_promotion_check": {**checks, "data": fresh_data, "label_column": "label"},
+        },
+    }
+    return {"environments": envs}
+
+
+@dataclass
+class Registries:
+    """The four registries of one test setup."""
+
+    root: Path
+    uris: dict[str, str]
+    environments_file: Path
+    fresh_data: Path
+    _seeds: list[int] = field(default_factory=list)
+
+    def hook(self, env: str) -> MlflowRegistryHook:
+        return MlflowRegistryHook(f"mlflow_{env.lower()}")
+
+    def register(
+        self, env: str, version_name: str, *, good: bool = True, champion: bool = True, status: str | None = "passed"
+    ) -> str:
+        """Register a scikit-learn version (``good=False``: trained on flipped labels, so it fails
+        on real data while claiming accuracy 0.95); return its version id."""
+        frame = make_data(seed=len(self._seeds))
+        self._seeds.append(1)
+        labels = frame["label"] if good else 1 - frame["label"]
+        model = LogisticRegression().fit(frame[FEATURES], labels)
+        package = ModelPackage(
+            version_name=version_name,
+            flavor="sklearn",
+            artifact_sha256=f"sha-{env}-{version_name}",
+            model=model,
+            sample_input=frame[FEATURES].head(5),
+            pip_requirements=pinned_requirements("sklearn"),
+            metrics={"accuracy": 0.95},
+            tags={tags.VERSION_NAME: version_name, tags.ARTIFACT_SHA256: f"sha-{env}-{version_name}"},
+        )
+        hook = self.hook(env)
+        version, _ = hook.register_version(MODEL, package)
+        if status:
+            hook.set_version_tags(MODEL, version.version, {tags.VALIDATION_STATUS: status})
+        if champion:
+            hook.set_alias(MODEL, "champion", version.version)
+        return version.version
+
+    def champion(self, env: str) -> str | None:
+        found = self.hook(env).get_alias_version(MODEL, "champion")
+        return found.version if found else None
+
+    def versions(self, env: str) -> list[Any]:
+        return list(self.hook(env).iter_versions(MODEL))
+
+
+def make_registries(root: Path, approvers: list[str]) -> Registries:
+    uris = {}
+    for env in ENVIRONMENTS:
+        (root / env).mkdir(parents=True)
+        uris[env] = f"sqlite:///{root / env / 'mlflow.db'}"
+    fresh = root / "fresh.parquet"
+    make_data(300, seed=77).to_parquet(fresh, index=False)
+    file = root / "environments.yml"
+    file.write_text(yaml.safe_dump(environments_document(str(fresh), approvers), sort_keys=False))
+    return Registries(root, uris, file, fresh)
+
+
+@pytest.fixture
+def registries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Registries]:
+    """Four empty registries with their connections set, and the environments file (approver alice)."""
+    found = make_registries(tmp_path / "registries", ["alice"])
+    for key, value in connection_env(found.uris).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("ARP_ENVIRONMENTS_FILE", str(found.environments_file))
+    yield found
+
+
+def set_env(values: dict[str, str]) -> dict[str, str | None]:
+    """Set variables; return what to restore."""
+    before = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    return before
