@@ -43,7 +43,6 @@ from airflow_registry_provider.operators.validate_metrics import ValidateMetrics
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-    from airflow.sdk.definitions.xcom_arg import XComArg
 
     from airflow_registry_provider.environments import Checks, Environment
     from airflow_registry_provider.model_version import ModelVersion, ModelVersionRef
@@ -200,7 +199,7 @@ def _check(task_id: str, env: Environment, checks: Checks, model_version: Any, *
 def promotion_step(
     config: EnvironmentsConfig,
     environment: str,
-    plan: Mapping[str, XComArg] | XComArg,
+    plan: Any,
     *,
     audit_conn_id: str | None = None,
 ) -> TaskGroup:
@@ -214,27 +213,28 @@ def promotion_step(
     env = config.environment(environment, "environment")
     if environment not in config.promoted_into() or env.checks is None:
         raise InvalidInputError("environment", f"no environment promotes into {environment}: it has no step")
-    audit = {"audit_conn_id": audit_conn_id} if audit_conn_id else {}
     with TaskGroup(group_id=environment, tooltip=f"Promote into {environment}") as group:
-        source = step_source(plan["route"], plan["source"], environment)
+        # XComArgs stand for the values they resolve to at run time.
+        source: Any = step_source(plan["route"], plan["source"], environment)
         copy = CopyVersionOperator(
             task_id="copy",
             model_version=source,
             target_registry_conn_id=env.registry_conn_id,
             target_model_name=env.model_name,
-            **audit,
+            audit_conn_id=audit_conn_id,
         )
-        gate = _check("validate", env, env.checks, copy.output, **audit)
+        copied: Any = copy.output
+        gate = _check("validate", env, env.checks, copied, audit_conn_id=audit_conn_id)
         copy >> gate
         approver = None
         if env.approval.required:
             approval = RegistryApprovalOperator(
                 task_id="approval",
-                model_version=copy.output,
+                model_version=copied,
                 approvers=env.approval.approvers,
                 subject=f"Promote {env.model_name} into {environment}",
                 response_timeout=timedelta(hours=env.approval.timeout_hours) if env.approval.timeout_hours else None,
-                **audit,
+                audit_conn_id=audit_conn_id,
             )
             gate >> approval
             gate = approval
@@ -242,14 +242,15 @@ def promotion_step(
         promote = PromoteVersionOperator(
             task_id="promote",
             registry_conn_id=env.registry_conn_id,
-            model_version=copy.output,
+            model_version=copied,
             alias=env.alias,
             previous_alias=env.previous_alias,
             reason=f"promotion into {environment}",
             approver=approver,
-            **audit,
+            audit_conn_id=audit_conn_id,
         )
         gate >> promote
+        promoted: Any = promote.output
         if env.grants:
             grant = _EnvironmentGrantOperator(
                 task_id="grant",
@@ -258,29 +259,27 @@ def promotion_step(
                 grants=env.grants,
                 admin_roles=env.admin_roles,
                 reason=f"grants of {environment}",
-                **audit,
+                audit_conn_id=audit_conn_id,
             )
             promote >> grant
         if env.post_promotion_check is not None:
             # Beside the grants, not after them: only a failed check (or promotion) may roll back.
-            check = _check("post_promotion_check", env, env.post_promotion_check, promote.output, **audit)
+            check = _check("post_promotion_check", env, env.post_promotion_check, promoted, audit_conn_id=audit_conn_id)
             rollback = RollbackOperator(
                 task_id="rollback",
-                promotion=promote.output,
+                promotion=promoted,
                 alias=env.alias,
                 reason=f"post-promotion check in {environment} failed",
                 lineage=[plan["source"]],
                 environment=environment,
                 trigger_rule="one_failed",
-                **audit,
+                audit_conn_id=audit_conn_id,
             )
             check >> rollback
     return group
 
 
-def promotion_steps(
-    config: EnvironmentsConfig, plan: Mapping[str, XComArg] | XComArg, *, audit_conn_id: str | None = None
-) -> list[TaskGroup]:
+def promotion_steps(config: EnvironmentsConfig, plan: Any, *, audit_conn_id: str | None = None) -> list[TaskGroup]:
     """One :func:`promotion_step` per environment something promotes into, chained in file order."""
     groups = [promotion_step(config, name, plan, audit_conn_id=audit_conn_id) for name in config.promoted_into()]
     chain(*groups)

@@ -4,8 +4,6 @@ environments file for them, and builders for versions and labelled data."""
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,17 +117,10 @@ def make_registries(root: Path, approvers: list[str]) -> Registries:
 
 
 @pytest.fixture
-def registries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Registries]:
+def registries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Registries:
     """Four empty registries with their connections set, and the environments file (approver alice)."""
     found = make_registries(tmp_path / "registries", ["alice"])
     for key, value in connection_env(found.uris).items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("ARP_ENVIRONMENTS_FILE", str(found.environments_file))
-    yield found
-
-
-def set_env(values: dict[str, str]) -> dict[str, str | None]:
-    """Set variables; return what to restore."""
-    before = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    return before
+    return found

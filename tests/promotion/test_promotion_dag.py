@@ -48,9 +48,9 @@ def test_dev_to_uat_promotes_through_each_gate(airflow_db: None, registries: Reg
     assert registries.versions("PRD") == []
 
 
-def _nothing_promoted(registries: Registries) -> None:
+def _nothing_promoted(found: Registries) -> None:
     for env in ("SIT", "UAT", "PRD"):
-        assert registries.versions(env) == [], env
+        assert found.versions(env) == [], env
 
 
 @pytest.mark.parametrize(
@@ -88,7 +88,7 @@ def test_a_rolled_back_source_is_not_promoted_again(airflow_db: None, registries
     registries.hook("DEV").set_version_tags(MODEL, version, {tags.ROLLED_BACK: '{"reason": "accuracy fell"}'})
     with pytest.raises(InvalidInputError, match="was rolled back .accuracy fell"):
         resolve_source(load_environments(registries.environments_file), ["DEV", "SIT"], None)
-    run, states = _run(route=["DEV", "SIT"])
+    _, states = _run(route=["DEV", "SIT"])
     assert states["plan_promotion"] == "failed"
     _nothing_promoted(registries)
 
