@@ -91,7 +91,10 @@ class RegistryApprovalOperator(ApprovalOperator):
         with BaseRegistryOperator.fail_fast_on_bad_input():
             approvers = self._approvers()
             ref = parse_ref(self.model_version)
-            version = self.hook.get_version(ref["model_name"], ref["version"])
+            try:
+                version = self.hook.get_version(ref["model_name"], ref["version"])
+            except InvalidInputError as err:
+                raise err.for_field("model_version") from err
         if version.tags.get(tag_keys.VALIDATION_STATUS) == tag_keys.VALIDATION_REJECTED:
             raise AirflowFailException(f"Version {version.version} of {version.model_name} was rejected by validation")
         self.assigned_users = [{"id": name, "name": name} for name in approvers]
@@ -131,7 +134,7 @@ class RegistryApprovalOperator(ApprovalOperator):
         tags = hook.get_version_tags(ref["model_name"], ref["version"])
         trail = AuditTrail.from_context(context, hook, sql_conn_id=self.audit_conn_id or None)
         trail.record(
-            "approval",
+            "tag",  # the approval is recorded as the tags it sets, with the approver
             model=ref["model_name"],
             version=ref["version"],
             before={tag_keys.APPROVAL_STATUS: tags.get(tag_keys.APPROVAL_STATUS)},

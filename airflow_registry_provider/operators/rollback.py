@@ -183,7 +183,7 @@ class RollbackOperator(BaseRegistryOperator):
 
         trail = AuditTrail.from_context(context, hook, sql_conn_id=self.audit_conn_id or None)
         trail.record(
-            "rollback",
+            "tag",
             model=model_name,
             version=version,
             before={tag_keys.VALIDATION_STATUS: tags.get(tag_keys.VALIDATION_STATUS)},
