@@ -4,6 +4,8 @@ environments file for them, and builders for versions and labelled data."""
 from __future__ import annotations
 
 import json
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,8 @@ from airflow_registry_provider import tags
 from airflow_registry_provider.artifacts import pinned_requirements
 from airflow_registry_provider.hooks.base import ModelPackage
 from airflow_registry_provider.hooks.mlflow import MlflowRegistryHook
+from tests.cluster.harness import AirflowCluster
+from tests.conftest import REPO
 from tests.helpers import FEATURES, make_data
 
 ENVIRONMENTS = ("DEV", "SIT", "UAT", "PRD")
@@ -32,7 +36,7 @@ def connection_env(uris: dict[str, str]) -> dict[str, str]:
 
 
 def environments_document(fresh_data: str, approvers: list[str]) -> dict[str, Any]:
-    """DEV -> SIT -> UAT -> PRD; PRD needs approval and re-checks the champion on ``fresh_data``."""
+    """DEV -> SIT -> UAT -> PRD; PRD needs approval and re-checks the new champion on ``fresh_data``."""
     checks = {"thresholds": THRESHOLDS}
     envs: dict[str, Any] = {
         "DEV": {"registry_conn_id": "mlflow_dev", "model_name": MODEL, "next": ["SIT"]},
@@ -47,7 +51,7 @@ def environments_document(fresh_data: str, approvers: list[str]) -> dict[str, An
         "PRD": {
             "registry_conn_id": "mlflow_prd",
             "model_name": MODEL,
-            "checks": {**checks, "data": fresh_data, "label_column": "label"},
+            "checks": checks,  # the logged metrics: a version may pass here and fail on fresh data
             "approval": {"required": True, "approvers": approvers},
             "grants": {"ML_ENGINEER": "USAGE"},
             "post_promotion_check": {**checks, "data": fresh_data, "label_column": "label"},
@@ -70,7 +74,14 @@ class Registries:
         return MlflowRegistryHook(f"mlflow_{env.lower()}")
 
     def register(
-        self, env: str, version_name: str, *, good: bool = True, champion: bool = True, status: str | None = "passed"
+        self,
+        env: str,
+        version_name: str,
+        *,
+        good: bool = True,
+        champion: bool = True,
+        status: str | None = "passed",
+        model_name: str = MODEL,
     ) -> str:
         """Register a scikit-learn version (``good=False``: trained on flipped labels, so it fails
         on real data while claiming accuracy 0.95); return its version id."""
@@ -89,11 +100,11 @@ class Registries:
             tags={tags.VERSION_NAME: version_name, tags.ARTIFACT_SHA256: f"sha-{env}-{version_name}"},
         )
         hook = self.hook(env)
-        version, _ = hook.register_version(MODEL, package)
+        version, _ = hook.register_version(model_name, package)
         if status:
-            hook.set_version_tags(MODEL, version.version, {tags.VALIDATION_STATUS: status})
+            hook.set_version_tags(model_name, version.version, {tags.VALIDATION_STATUS: status})
         if champion:
-            hook.set_alias(MODEL, "champion", version.version)
+            hook.set_alias(model_name, "champion", version.version)
         return version.version
 
     def champion(self, env: str) -> str | None:
@@ -124,3 +135,47 @@ def registries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Registries:
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("ARP_ENVIRONMENTS_FILE", str(found.environments_file))
     return found
+
+
+CLUSTER_DAGS = ("environment_promotion", "dev_champion", "probe", "wait_for_version")
+
+
+@pytest.fixture(scope="session")
+def promotion_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AirflowCluster, Registries]]:
+    """A real Airflow (api-server, scheduler, dag-processor, triggerer, one Celery worker with
+    one slot) running environment_promotion on four sqlite registries; users admin, alice
+    (the PRD approver) and mallory, and no all-admins mode: ``assigned_users`` is enforced."""
+    from tests.cluster.fixtures import _starter
+
+    root = tmp_path_factory.mktemp("promotion-cluster")
+    found = make_registries(root / "registries", ["alice"])
+    dags = root / "dags"
+    dags.mkdir()
+    shutil.copy(REPO / "dags" / "environment_promotion.py", dags)
+    shutil.copy(Path(__file__).parent / "cluster_dags" / "promotion_helpers.py", dags)
+    env = {**connection_env(found.uris), "ARP_ENVIRONMENTS_FILE": str(found.environments_file)}
+    starter = _starter(tmp_path_factory)
+    start = next(starter)
+    try:
+        cluster = start(
+            dags,
+            workers=1,
+            worker_concurrency=1,
+            triggerer=True,
+            users={"admin": "admin", "alice": "admin", "mallory": "admin"},
+            env=env,
+        )
+        for dag_id in CLUSTER_DAGS:
+            cluster.wait_for_dag(dag_id)
+        yield cluster, found
+    finally:
+        starter.close()
+
+
+@pytest.fixture
+def deployment(promotion_cluster: tuple[AirflowCluster, Registries], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The promotion cluster, with this process's connections pointing at its registries."""
+    found = promotion_cluster[1]
+    for key, value in connection_env(found.uris).items():
+        monkeypatch.setenv(key, value)
+    return promotion_cluster
