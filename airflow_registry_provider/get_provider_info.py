@@ -40,7 +40,21 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_registry_provider.operators.compare_versions",
                     "airflow_registry_provider.operators.model_card",
                     "airflow_registry_provider.operators.copy_version",
+                    "airflow_registry_provider.operators.approval",
+                    "airflow_registry_provider.operators.rollback",
                 ],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": "MLflow Model Registry",
+                "python-modules": ["airflow_registry_provider.sensors.model_version"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "MLflow Model Registry",
+                "python-modules": ["airflow_registry_provider.triggers.model_version"],
             }
         ],
         "hooks": [

@@ -1,6 +1,6 @@
 """RegistryApprovalOperator's answer handling on a real sqlite registry: only allowed approvers
 count, who and when land on the version and in the audit trail, reject and timeout record no
-approval. The parked wait and the REST API answer run in test_promotion_cluster.py."""
+approval. The parked wait and the REST API answer run in a real Airflow in test_promotion_dag.py."""
 
 from __future__ import annotations
 

@@ -1,8 +1,11 @@
-"""dags/environment_promotion.py run for real with dag.test() on four sqlite MLflow registries:
-DEV -> SIT -> UAT through their gates, and bad input that promotes nothing.
+"""dags/environment_promotion.py on four sqlite MLflow registries.
 
-The PRD approval parks the task (``airflow dags test`` would wait forever): the full route
-with its approval answered through the REST API runs in ``test_promotion_cluster.py``.
+With dag.test(): DEV -> SIT -> UAT through their gates, and bad input that promotes nothing.
+The PRD approval parks its task (``dag.test``/``airflow dags test`` would wait forever), so
+the full route runs in a real Airflow (``promotion_cluster``): scheduled by the DEV
+champion's Asset event, the approval answered through the REST API by an allowed approver
+(and refused, 403, for another user), a rejection, and a rollback after a failed
+post-promotion check.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """ModelVersionSensor and its trigger on real sqlite registries; the deferred wait in a real
-triggerer runs in test_promotion_cluster.py."""
+triggerer (the last test, on the promotion cluster)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,15 @@ from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 
 from airflow_registry_provider.sensors.model_version import ModelVersionSensor
 from airflow_registry_provider.triggers.model_version import ModelVersionTrigger
+from tests.cluster.harness import AirflowCluster
 from tests.helpers import task_context
-from tests.promotion.environments_fixtures import MODEL, Registries, registries  # noqa: F401 - fixture
+from tests.promotion.environments_fixtures import (  # noqa: F401 - fixtures
+    MODEL,
+    Registries,
+    deployment,
+    promotion_cluster,
+    registries,
+)
 
 
 def _sensor(**kwargs: Any) -> ModelVersionSensor:
@@ -107,3 +114,27 @@ def test_bad_input_fails_at_once(registries: Registries, kwargs: dict[str, Any],
     options = {"registry_conn_id": "mlflow_dev", "model_name": MODEL, **kwargs}
     with pytest.raises(AirflowFailException, match=message):
         ModelVersionSensor(task_id="wait", deferrable=True, **options).execute(task_context("wait"))
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.xdist_group("promotion_cluster")
+def test_the_sensor_waits_in_a_real_triggerer_without_a_worker_slot(
+    deployment: tuple[AirflowCluster, Registries],  # noqa: F811
+) -> None:
+    airflow, found = deployment
+    run_id = airflow.trigger("wait_for_version")
+    ti = airflow.wait_for_task("wait_for_version", run_id, "wait", {"deferred", "failed", "success"}, timeout=600)
+    assert ti["state"] == "deferred", airflow.failure_report("wait_for_version", run_id)
+
+    # Deferred, it holds no worker slot: the only one runs another DAG meanwhile.
+    probe = airflow.trigger("probe")
+    assert airflow.wait_for_run("probe", probe, timeout=300) == "success"
+    path = f"{airflow.run_path('wait_for_version', run_id)}/taskInstances/wait"
+    assert airflow.api("GET", path)["state"] == "deferred"
+
+    version = found.register("DEV", "1.0.0", champion=False, model_name="watched")
+    assert airflow.wait_for_run("wait_for_version", run_id, timeout=300) == "success"
+    result = airflow.xcom("wait_for_version", run_id, "wait")
+    assert result["version"] == version and result["model_name"] == "watched" and result["previous_version"] is None
+    assert "ModelVersionTrigger" in airflow.components["triggerer"].tail(200_000)
