@@ -18,8 +18,8 @@ from airflow_registry_provider import tags
 from airflow_registry_provider.artifacts import pinned_requirements
 from airflow_registry_provider.hooks.base import ModelPackage
 from airflow_registry_provider.hooks.mlflow import MlflowRegistryHook
-from tests.cluster.harness import AirflowCluster
-from tests.conftest import REPO
+from tests.cluster.harness import AirflowCluster, ClusterConfig, services_missing
+from tests.conftest import REPO, require_service
 from tests.helpers import FEATURES, make_data
 
 ENVIRONMENTS = ("DEV", "SIT", "UAT", "PRD")
@@ -140,36 +140,42 @@ def registries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Registries:
 CLUSTER_DAGS = ("environment_promotion", "dev_champion", "probe", "wait_for_version")
 
 
+class _Cluster(AirflowCluster):
+    """Calls without a user are made as ``admin``: with users configured, Airflow wants a token."""
+
+    def api(self, method: str, path: str, body: Any = None, *, user: str | None = None) -> Any:
+        return super().api(method, path, body, user=user or "admin")
+
+
 @pytest.fixture(scope="session")
 def promotion_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AirflowCluster, Registries]]:
     """A real Airflow (api-server, scheduler, dag-processor, triggerer, one Celery worker with
     one slot) running environment_promotion on four sqlite registries; users admin, alice
     (the PRD approver) and mallory, and no all-admins mode: ``assigned_users`` is enforced."""
-    from tests.cluster.fixtures import _starter
-
+    missing = services_missing()
+    require_service(missing is None, missing or "")
     root = tmp_path_factory.mktemp("promotion-cluster")
     found = make_registries(root / "registries", ["alice"])
     dags = root / "dags"
     dags.mkdir()
     shutil.copy(REPO / "dags" / "environment_promotion.py", dags)
     shutil.copy(Path(__file__).parent / "cluster_dags" / "promotion_helpers.py", dags)
-    env = {**connection_env(found.uris), "ARP_ENVIRONMENTS_FILE": str(found.environments_file)}
-    starter = _starter(tmp_path_factory)
-    start = next(starter)
+    config = ClusterConfig(
+        dags,
+        workers=1,
+        worker_concurrency=1,
+        triggerer=True,
+        users={"admin": "admin", "alice": "admin", "mallory": "admin"},
+        env={**connection_env(found.uris), "ARP_ENVIRONMENTS_FILE": str(found.environments_file)},
+    )
+    cluster = _Cluster(root / "cluster", config)
     try:
-        cluster = start(
-            dags,
-            workers=1,
-            worker_concurrency=1,
-            triggerer=True,
-            users={"admin": "admin", "alice": "admin", "mallory": "admin"},
-            env=env,
-        )
+        cluster.start()
         for dag_id in CLUSTER_DAGS:
             cluster.wait_for_dag(dag_id)
         yield cluster, found
     finally:
-        starter.close()
+        cluster.stop()
 
 
 @pytest.fixture

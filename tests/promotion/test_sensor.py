@@ -130,11 +130,12 @@ def test_the_sensor_waits_in_a_real_triggerer_without_a_worker_slot(
     # Deferred, it holds no worker slot: the only one runs another DAG meanwhile.
     probe = airflow.trigger("probe")
     assert airflow.wait_for_run("probe", probe, timeout=300) == "success"
-    path = f"{airflow.run_path('wait_for_version', run_id)}/taskInstances/wait"
-    assert airflow.api("GET", path)["state"] == "deferred"
+    waiting = airflow.api("GET", f"{airflow.run_path('wait_for_version', run_id)}/taskInstances/wait")
+    assert waiting["state"] == "deferred"
+    assert waiting["trigger"]["classpath"] == "airflow_registry_provider.triggers.model_version.ModelVersionTrigger"
+    assert waiting["triggerer_job"] is not None  # a running triggerer holds it
 
     version = found.register("DEV", "1.0.0", champion=False, model_name="watched")
     assert airflow.wait_for_run("wait_for_version", run_id, timeout=300) == "success"
     result = airflow.xcom("wait_for_version", run_id, "wait")
     assert result["version"] == version and result["model_name"] == "watched" and result["previous_version"] is None
-    assert "ModelVersionTrigger" in airflow.components["triggerer"].tail(200_000)
