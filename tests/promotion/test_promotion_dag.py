@@ -193,7 +193,7 @@ def test_the_dev_champion_goes_to_prd_with_an_allowed_approval(
         _answer(airflow, run_id, "mallory", "Approve")
     assert denied.value.status == 403
     answered = _answer(airflow, run_id, "alice", "Approve")
-    assert answered["responded_by_user"]["id"] == "alice"
+    assert answered["responded_by"]["id"] == "alice"
     assert airflow.wait_for_run(DAG, run_id, timeout=900) == "success", airflow.failure_report(DAG, run_id)
 
     states = _states(airflow, run_id)
