@@ -54,6 +54,7 @@ class RollbackOperator(BaseRegistryOperator):
     :param lineage: References of the versions ``promotion``'s version was copied from
         (other registries allowed): tagged too, so that the source is not promoted again.
     :param environment: Name of the environment, recorded with the rollback.
+    :param registry_conn_id: The registry; default the ``promotion`` reference's.
     :return: (XCom) the restored version's reference (``version`` None when the alias was
         removed) with ``rolled_back_version`` and ``reason``.
     """
