@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -57,6 +57,14 @@ def sql_hook(conn_id: str) -> DbApiHook:
     if not isinstance(hook, DbApiHook):
         raise RegistryError(f"connection {conn_id!r} is not a SQL database (its hook is {type(hook).__name__})")
     return hook
+
+
+def _table_exists(hook: DbApiHook, table: str) -> bool:
+    """Whether ``table`` (or ``schema.table``) exists, asked through SQLAlchemy's inspector."""
+    from sqlalchemy import inspect
+
+    schema, _, name = table.rpartition(".")
+    return bool(inspect(hook.get_sqlalchemy_engine()).has_table(name, schema=schema or None))
 
 
 def read_sql_records(conn_id: str, model: str, table: str = DEFAULT_TABLE) -> list[AuditRecord]:
@@ -121,6 +129,7 @@ class AuditTrail:
         self.table = validate_table(table)
         self._pending: list[_Pending] = []
         self._batching = False
+        self._skip_recorded = False
         self._table_ready = False
 
     @classmethod
@@ -195,22 +204,42 @@ class AuditTrail:
         new_version: str | None,
         reason: str | None = None,
         approver: str | None = None,
+        also_set: Mapping[str, str] | None = None,
     ) -> AuditRecord:
-        """Record an alias move (``new_version`` None: the alias was removed)."""
+        """Record an alias move (``new_version`` None: the alias was removed).
+
+        ``also_set``: version tags written with the new holder's log (promotion tags).
+        """
         before, after = alias_change(alias, old_version, new_version)
         return self.record(
-            "alias", model=model, version=new_version, before=before, after=after, reason=reason, approver=approver
+            "alias",
+            model=model,
+            version=new_version,
+            before=before,
+            after=after,
+            reason=reason,
+            approver=approver,
+            also_set=also_set,
         )
 
     @contextmanager
-    def batch(self) -> Iterator[None]:
-        """Buffer records and write them together when the block ends (also on error)."""
-        self._batching = True
+    def batch(self, *, skip_recorded: bool = False) -> Iterator[None]:
+        """Buffer records and write them together when the block ends (also on error).
+
+        ``skip_recorded``: a retry completing a lost attempt's change; each sink leaves out
+        the records it already holds (same change by the same task, see
+        :meth:`AuditRecord.change_key`), so a record missing from one sink is written once
+        and none is written twice.
+        """
+        self._batching, self._skip_recorded = True, skip_recorded
         try:
             yield
         finally:
             self._batching = False
-            self.flush()
+            try:
+                self.flush()
+            finally:
+                self._skip_recorded = False
 
     def flush(self) -> None:
         """Write pending records to every sink; raise :class:`AuditError` if any sink failed."""
@@ -239,14 +268,63 @@ class AuditTrail:
             raise AuditError(f"{len(records)} audit record(s) not fully written: " + "; ".join(failures))
 
     # -- sinks -----------------------------------------------------------------------
-    def _write_sql(self, pending: list[_Pending]) -> None:
+    def prepare_sql(self) -> DbApiHook | None:
+        """The SQL sink's hook with its table created (None without a SQL sink).
+
+        Called before a change where possible, so that an unreachable audit database fails
+        the task before anything is written. ``CREATE TABLE IF NOT EXISTS`` is not atomic on
+        PostgreSQL (two first writers race on the catalog and one gets a unique violation),
+        so a failed CREATE is fine when the table exists once it returns.
+        """
         if not self.sql_conn_id:
-            return
+            return None
         hook = sql_hook(self.sql_conn_id)
         if not self._table_ready:
-            hook.run(create_table_sql(self.table))
+            try:
+                hook.run(create_table_sql(self.table))
+            except Exception:
+                if not _table_exists(hook, self.table):
+                    raise
+                self.hook.log.info("Audit table %s was created by a concurrent task", self.table)
             self._table_ready = True
-        hook.insert_rows(self.table, [item.record.sql_row() for item in pending], target_fields=sql_column_names())
+        return hook
+
+    @contextmanager
+    def exclusive(self, key: str) -> Iterator[None]:
+        """Hold a database lock on ``key`` while the block runs, where the SQL sink is PostgreSQL.
+
+        A session-level advisory lock on the sink's database: the tasks that record into it
+        take turns on ``key``, and the server releases the lock if a worker dies holding it.
+        Without a PostgreSQL sink nothing is held here (callers serialise through the
+        registry as well, see ``alias_lease.py``).
+        """
+        hook = self.prepare_sql()
+        if hook is None or hook.dialect_name != "postgresql":
+            yield
+            return
+        conn = hook.get_conn()
+        try:
+            with closing(conn.cursor()) as cursor:
+                cursor.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (key,))
+            conn.commit()  # the lock is the session's: no transaction stays open while it is held
+            yield
+        finally:
+            conn.close()
+
+    def _write_sql(self, pending: list[_Pending]) -> None:
+        hook = self.prepare_sql()
+        if hook is None:
+            return
+        records = [item.record for item in pending]
+        if self._skip_recorded:
+            held = {
+                r.change_key()
+                for model in {r.model for r in records}
+                for r in read_sql_records(self.sql_conn_id or "", model, self.table)
+            }
+            records = [r for r in records if r.change_key() not in held]
+        if records:
+            hook.insert_rows(self.table, [r.sql_row() for r in records], target_fields=sql_column_names())
 
     def _write_registry(self, pending: list[_Pending]) -> None:
         by_model: dict[str, list[AuditRecord]] = defaultdict(list)
@@ -265,17 +343,31 @@ class AuditTrail:
         for (model, version), records in by_version.items():
             tags = known_tags.get((model, version))
             current = (tags if tags is not None else self.hook.get_version_tags(model, version)).get(tag_keys.AUDIT_LOG)
-            log = append_capped(
-                current, records, max_records=VERSION_LOG_RECORDS, max_chars=self.hook.max_version_tag_length
-            )
-            self.hook.set_version_tags(model, version, {**extra_tags[(model, version)], tag_keys.AUDIT_LOG: log})
+            records = self._unrecorded(current, records)
+            written = dict(extra_tags[(model, version)])
+            if records:
+                written[tag_keys.AUDIT_LOG] = append_capped(
+                    current, records, max_records=VERSION_LOG_RECORDS, max_chars=self.hook.max_version_tag_length
+                )
+            if written:
+                self.hook.set_version_tags(model, version, written)
         if self.hook.max_model_tag_length < MIN_MODEL_LOG_CHARS:
             # Model tags this short (Snowflake: 256 characters) cannot hold one record: the
             # trail lives on the versions and in the SQL sink; don't spend round trips on "[]".
             return
         for model, records in by_model.items():
             current = self.hook.get_model_tags(model).get(tag_keys.AUDIT_LOG)
+            records = self._unrecorded(current, records)
+            if not records:
+                continue
             log = append_capped(
                 current, records, max_records=MODEL_LOG_RECORDS, max_chars=self.hook.max_model_tag_length
             )
             self.hook.set_model_tags(model, {tag_keys.AUDIT_LOG: log})
+
+    def _unrecorded(self, log: str | None, records: list[AuditRecord]) -> list[AuditRecord]:
+        """``records`` less those ``log`` holds already, when skipping recorded changes."""
+        if not self._skip_recorded:
+            return records
+        held = {r.change_key() for r in parse_log(log)}
+        return [r for r in records if r.change_key() not in held]

@@ -20,16 +20,22 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from airflow_registry_provider import tags
 from airflow_registry_provider.exceptions import InvalidInputError, UnsupportedOperationError
 from airflow_registry_provider.hooks.snowflake.packaging import WAREHOUSE_FLAVORS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 COPIED_FROM_REGISTRY = tags.PREFIX + "copied_from_registry"
 COPIED_FROM_MODEL = tags.PREFIX + "copied_from_model"
 COPIED_FROM_VERSION = tags.PREFIX + "copied_from_version"
 #: sha256 of the three above: one searchable value (no quoting issues in filters).
 COPY_SOURCE = tags.PREFIX + "copy_source"
+#: ``<dag_id>/<run_id>/<task_id>`` of the task that made the copy (a retry of it completes its record).
+COPIED_BY = tags.PREFIX + "copied_by"
 
 #: Tags that describe the version's life in its source registry, not the model: a copy
 #: starts without them (it passes the target environment's gate and promotion afresh), and
@@ -52,9 +58,9 @@ NOT_CARRIED = frozenset(
         tags.REFERENCE_PROFILE,
     }
 )
-#: Prefixes of backend-specific bookkeeping keys that are never carried (e.g. Snowflake's
-#: recorded worker packages, MLflow's ``mlflow.*`` system tags).
-NOT_CARRIED_PREFIXES = ("mlflow.", tags.PREFIX + "worker_packages", tags.PREFIX + "copied_from", COPY_SOURCE)
+#: Prefixes of keys never carried: MLflow's ``mlflow.*`` system tags, and the lineage of
+#: an earlier copy (a copy of a copy names its own source).
+NOT_CARRIED_PREFIXES = ("mlflow.", tags.PREFIX + "copied_from", COPY_SOURCE, COPIED_BY)
 
 FILES = "files"
 SNOWFLAKE = "snowflake"
@@ -62,6 +68,8 @@ NATIVE = "native"
 #: (source backend, target backend) -> how the copy is made.
 ROUTES: Mapping[tuple[str, str], str] = {
     ("mlflow", "mlflow"): FILES,
+    ("snowflake", "snowflake"): SNOWFLAKE,
+    ("mlflow", "snowflake"): NATIVE,
 }
 
 #: MLflow column types (``mlflow.types.DataType`` names) -> snowflake-ml ``DataType`` members.
@@ -100,6 +108,23 @@ class CopySource:
 
     def describe(self) -> str:
         return f"version {self.version} of {self.model_name!r} in {self.registry}"
+
+
+@dataclass(frozen=True)
+class NativeSource:
+    """A source version as another backend logs it again: the library's estimator and its inputs.
+
+    ``inputs`` are the MLflow signature's ``(column, type)``; ``sample`` has those columns
+    with those types (the stored input example, else one synthesized row), which is what
+    Snowflake derives the version's SQL signature from.
+    """
+
+    estimator: Any
+    flavor: str
+    inputs: list[tuple[str, str]]
+    sample: pd.DataFrame
+    #: ``integrity.manifest_digest`` of the source's files as downloaded (and verified).
+    files_sha256: str
 
 
 def route(source_backend: str, target_backend: str) -> str:

@@ -37,7 +37,9 @@ def coerce_metrics(metrics: Mapping[str, Any] | None, field_name: str = "metrics
         )
     result = {}
     for name, value in metrics.items():
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, bool):  # float(True) is 1.0: a flag is not a measurement
+            raise InvalidInputError(f"{field_name}.{name}", f"{value!r} is not a number")
+        if not isinstance(value, int | float):
             try:
                 value = float(value)
             except (TypeError, ValueError):

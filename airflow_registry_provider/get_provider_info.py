@@ -6,71 +6,84 @@ from typing import Any
 
 from airflow_registry_provider import __version__
 
+REGISTRY = "Model Registry"
+MLFLOW = "MLflow Model Registry"
+SNOWFLAKE = "Snowflake Model Registry"
+DOCS_URL = "https://pypi.org/project/airflow-registry-provider/"
+#: Every module of ``airflow_registry_provider.operators`` that defines operators
+#: (tests/test_provider.py checks this against the package).
+OPERATOR_MODULES = (
+    "approval",
+    "audit",
+    "batch_inference",
+    "compare_versions",
+    "copy_version",
+    "drift_check",
+    "grant_model",
+    "log_model",
+    "model_card",
+    "promote_version",
+    "retention",
+    "rollback",
+    "validate_metrics",
+)
+
 
 def get_provider_info() -> dict[str, Any]:
+    """What Airflow's ProvidersManager and ``airflow providers …`` commands show for this package."""
     return {
         "package-name": "airflow-registry-provider",
         "name": "Model Registry",
         "description": "Register, gate, promote, grant, serve and watch ML models in MLflow and "
         "Snowflake model registries.",
         "versions": [__version__],
+        # Where users read how to use the provider (the README published with the package).
+        "documentation-url": DOCS_URL,
         "integrations": [
             {
-                "integration-name": "MLflow Model Registry",
-                "external-doc-url": "https://mlflow.org/",
+                "integration-name": REGISTRY,
+                "external-doc-url": DOCS_URL,
                 "tags": ["software"],
             },
             {
-                "integration-name": "Snowflake Model Registry",
+                "integration-name": MLFLOW,
+                "external-doc-url": "https://mlflow.org/docs/latest/ml/model-registry/",
+                "tags": ["software"],
+            },
+            {
+                "integration-name": SNOWFLAKE,
                 "external-doc-url": "https://docs.snowflake.com/en/developer-guide/snowflake-ml/model-registry/overview",
                 "tags": ["service"],
             },
         ],
+        # The operators speak to any backend through RegistryHook: one integration for all.
         "operators": [
             {
-                "integration-name": "MLflow Model Registry",
-                "python-modules": [
-                    "airflow_registry_provider.operators.log_model",
-                    "airflow_registry_provider.operators.validate_metrics",
-                    "airflow_registry_provider.operators.promote_version",
-                    "airflow_registry_provider.operators.batch_inference",
-                    "airflow_registry_provider.operators.grant_model",
-                    "airflow_registry_provider.operators.audit",
-                    "airflow_registry_provider.operators.retention",
-                    "airflow_registry_provider.operators.compare_versions",
-                    "airflow_registry_provider.operators.model_card",
-                    "airflow_registry_provider.operators.copy_version",
-                    "airflow_registry_provider.operators.approval",
-                    "airflow_registry_provider.operators.rollback",
-                ],
+                "integration-name": REGISTRY,
+                "python-modules": [f"airflow_registry_provider.operators.{name}" for name in OPERATOR_MODULES],
             }
         ],
         "sensors": [
             {
-                "integration-name": "MLflow Model Registry",
+                "integration-name": REGISTRY,
                 "python-modules": ["airflow_registry_provider.sensors.model_version"],
             }
         ],
         "triggers": [
             {
-                "integration-name": "MLflow Model Registry",
+                "integration-name": REGISTRY,
                 "python-modules": ["airflow_registry_provider.triggers.model_version"],
             }
         ],
         "hooks": [
-            {
-                "integration-name": "MLflow Model Registry",
-                "python-modules": ["airflow_registry_provider.hooks.base", "airflow_registry_provider.hooks.mlflow"],
-            },
-            {
-                "integration-name": "Snowflake Model Registry",
-                "python-modules": ["airflow_registry_provider.hooks.snowflake"],
-            },
+            {"integration-name": REGISTRY, "python-modules": ["airflow_registry_provider.hooks.base"]},
+            {"integration-name": MLFLOW, "python-modules": ["airflow_registry_provider.hooks.mlflow"]},
+            {"integration-name": SNOWFLAKE, "python-modules": ["airflow_registry_provider.hooks.snowflake"]},
         ],
         "connection-types": [
             {
                 "hook-class-name": "airflow_registry_provider.hooks.mlflow.MlflowRegistryHook",
-                "hook-name": "MLflow Model Registry",
+                "hook-name": MLFLOW,
                 "connection-type": "mlflow_registry",
                 "ui-field-behaviour": {
                     "hidden-fields": ["schema", "port", "host"],
@@ -91,7 +104,10 @@ def get_provider_info() -> dict[str, Any]:
                 },
             }
         ],
-        "extra-links": [],
+        "extra-links": [
+            "airflow_registry_provider.links.RegistryVersionLink",
+            "airflow_registry_provider.links.RegistryReportLink",
+        ],
         "asset-uris": [
             {
                 # Model-version Assets (mlflow://host/model/version, snowflake-ml://account/DB.SCH.M/V):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -60,20 +61,65 @@ class ModelVersion:
         )
 
 
-def parse_ref(value: Any, field_name: str = "model_version") -> ModelVersionRef:
-    """Accept a ref as a mapping, a JSON string or a rendered Python-literal string."""
+#: How to pass a structured value through a template, for refusal messages.
+STRUCTURED_HINT = (
+    "pass a dict/list, its JSON string, or a Jinja expression that renders one "
+    "(DAG(render_template_as_native_obj=True) keeps it native)"
+)
+_NON_FINITE = {"nan": math.nan, "NaN": math.nan, "inf": math.inf, "Infinity": math.inf}
+
+
+def _literal(text: str) -> Any:
+    """A Python literal as ``str()`` of a dict renders it; ``nan``/``inf`` read as floats.
+
+    ``ast.literal_eval`` alone refuses ``{'rmse': nan}``, and then the error could not
+    name the metric that is not finite.
+    """
+    tree = ast.parse(text, mode="eval")
+    for node in ast.walk(tree):
+        for name, child in ast.iter_fields(node):
+            if isinstance(child, ast.Name) and child.id in _NON_FINITE:
+                setattr(node, name, ast.Constant(_NON_FINITE[child.id]))
+            elif isinstance(child, list):
+                child[:] = [
+                    ast.Constant(_NON_FINITE[c.id]) if isinstance(c, ast.Name) and c.id in _NON_FINITE else c
+                    for c in child
+                ]
+    return ast.literal_eval(tree)
+
+
+def parse_structured(value: Any, field_name: str, kind: type | tuple[type, ...] = Mapping) -> Any:
+    """A mapping (or ``kind``) given as itself, as JSON, or as a rendered Python literal.
+
+    Without ``render_template_as_native_obj`` Jinja renders a dict with ``str()``; that
+    text is read back here, the way model-version references are. Anything else is
+    refused naming ``field_name`` and saying how to pass the value.
+    """
     if isinstance(value, str):
         text = value.strip()
         try:
             value = json.loads(text)
         except ValueError:
             try:
-                # Jinja renders an XCom dict with str() when render_template_as_native_obj is off.
-                value = ast.literal_eval(text)
-            except (ValueError, SyntaxError):
-                raise InvalidInputError(field_name, "is not a model version reference (JSON object)") from None
-    if not isinstance(value, Mapping):
-        raise InvalidInputError(field_name, f"expected a model version reference, got {type(value).__name__}")
+                value = _literal(text)
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                raise InvalidInputError(field_name, f"cannot read {_clip(text)!r}; {STRUCTURED_HINT}") from None
+    if not isinstance(value, kind):
+        wanted = "a mapping" if kind is Mapping else "a list"
+        raise InvalidInputError(field_name, f"expected {wanted}, got {type(value).__name__}; {STRUCTURED_HINT}")
+    return value
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def parse_ref(value: Any, field_name: str = "model_version") -> ModelVersionRef:
+    """Accept a ref as a mapping, a JSON string or a rendered Python-literal string.
+
+    Any operator's XCom (which holds the reference keys at top level) is a reference.
+    """
+    value = parse_structured(value, field_name)
     missing = [k for k in ("model_name", "version") if not value.get(k)]
     if missing:
         raise InvalidInputError(field_name, f"reference lacks {', '.join(missing)}")
@@ -85,3 +131,11 @@ def parse_ref(value: Any, field_name: str = "model_version") -> ModelVersionRef:
         uri=str(value.get("uri") or ""),
         aliases=list(value.get("aliases") or []),
     )
+
+
+def version_result(ref: ModelVersionRef, **extra: Any) -> dict[str, Any]:
+    """The one XCom shape: the reference keys at top level, ``model_version``, then ``extra``."""
+    clash = sorted(set(extra) & {*ModelVersionRef.__annotations__, "model_version"})
+    if clash:
+        raise ValueError(f"extra keys {clash} would shadow the reference")
+    return {**ref, "model_version": dict(ref), **extra}

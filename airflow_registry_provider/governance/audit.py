@@ -91,6 +91,15 @@ class AuditRecord:
         if self.action not in ACTIONS:
             raise InvalidInputError("action", f"{self.action!r} is not one of {', '.join(sorted(ACTIONS))}")
 
+    def change_key(self) -> tuple[Any, ...]:
+        """What the record says happened and which task did it; not when (a retry's record is
+        the same change as its lost attempt's)."""
+        data = self.to_dict()
+        return tuple(
+            json.dumps(data[key], sort_keys=True, default=str)
+            for key in ("model", "version", "action", "before", "after", "dag_id", "run_id", "task_id")
+        )
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["at"] = utc(self.at).isoformat()
@@ -219,6 +228,15 @@ class AliasSpan:
     end: datetime | None
     actor: str | None = None
     reason: str | None = None
+
+    def change_key(self) -> tuple[Any, ...]:
+        """What the record says happened and which task did it; not when (a retry's record is
+        the same change as its lost attempt's)."""
+        data = self.to_dict()
+        return tuple(
+            json.dumps(data[key], sort_keys=True, default=str)
+            for key in ("model", "version", "action", "before", "after", "dag_id", "run_id", "task_id")
+        )
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

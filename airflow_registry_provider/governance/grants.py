@@ -19,13 +19,13 @@ backend is asked anything; :func:`plan_grants` then diffs it against the current
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from airflow_registry_provider.exceptions import InvalidInputError
 from airflow_registry_provider.governance.identifiers import PUBLIC_ROLE, is_user, normalize_grantee
+from airflow_registry_provider.model_version import parse_structured
 
 READ = "READ"
 USAGE = "USAGE"
@@ -83,6 +83,23 @@ class GrantPolicy:
         return cls(frozenset(normalize_grantee(r, "admin_roles") for r in admin_roles), allow_public)
 
 
+def padded(privilege: Any) -> bool:
+    """Case is forgiven, padding is not: ``"read\\n"`` is a templating slip to fix, not to guess."""
+    return isinstance(privilege, str) and privilege != privilege.strip()
+
+
+def refuse_padded(declared: Any, field_name: str = "grants") -> None:
+    """Refuse whitespace-padded privileges in a literal declaration.
+
+    Called when the DAG is parsed: Jinja drops one trailing newline when it renders a
+    template field, so ``"read\\n"`` would be silently trimmed before :func:`parse_grants`.
+    """
+    if isinstance(declared, Mapping):
+        bad = {str(k): v for k, v in declared.items() if padded(v)}
+        if bad:
+            raise InvalidInputError(field_name, f"privileges with surrounding whitespace: {bad}")
+
+
 def parse_grants(
     declared: Mapping[str, str] | str,
     policy: GrantPolicy,
@@ -95,22 +112,19 @@ def parse_grants(
     ``capabilities`` describe the backend. Every problem is reported at once, so that a
     user fixes the declaration in one go; nothing is returned unless all of it is valid.
     """
-    if isinstance(declared, str):
-        try:
-            declared = json.loads(declared)
-        except ValueError:
-            raise InvalidInputError(field_name, "is not a JSON object of {grantee: privilege}") from None
-    if not isinstance(declared, Mapping):
-        raise InvalidInputError(field_name, f"expected {{grantee: privilege}}, got {type(declared).__name__}")
+    mapping: Mapping[str, Any] = parse_structured(declared, field_name)
     errors: list[str] = []
     grants: dict[str, Grant] = {}
-    for raw_grantee, raw_privilege in declared.items():
+    for raw_grantee, raw_privilege in mapping.items():
         try:
             grantee = normalize_grantee(raw_grantee, field_name)
         except InvalidInputError as err:
             errors.append(err.message)
             continue
-        privilege = raw_privilege.strip().upper() if isinstance(raw_privilege, str) else raw_privilege
+        privilege = raw_privilege.upper() if isinstance(raw_privilege, str) else raw_privilege
+        if padded(privilege):
+            errors.append(f"privilege {raw_privilege!r} for {grantee} has surrounding whitespace")
+            continue
         if privilege not in PRIVILEGES:
             errors.append(f"unknown privilege {raw_privilege!r} for {grantee}; use one of {', '.join(PRIVILEGES)}")
             continue

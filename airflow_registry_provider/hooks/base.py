@@ -24,7 +24,9 @@ from airflow_registry_provider.model_version import ModelVersion
 if TYPE_CHECKING:
     import pandas as pd
 
+    from airflow_registry_provider.copying import NativeSource
     from airflow_registry_provider.governance.grants import Grant, GrantCapabilities
+    from airflow_registry_provider.hooks.snowflake.aliases import AliasMove
 
 _HOOKS_BY_CONN_TYPE: dict[str, str] = {
     "mlflow_registry": "airflow_registry_provider.hooks.mlflow.MlflowRegistryHook",
@@ -228,6 +230,42 @@ class RegistryHook(BaseHook, abc.ABC):
     @abc.abstractmethod
     def delete_alias(self, model_name: str, alias: str) -> None: ...
 
+    def move_alias(
+        self,
+        model_name: str,
+        alias: str,
+        version: str,
+        *,
+        previous_alias: str | None = None,
+        allow_displace: bool = False,
+    ) -> AliasMove:
+        """Point ``alias`` at ``version``; with ``previous_alias`` the former holder takes it.
+
+        The former holder takes ``previous_alias`` before ``alias`` moves, so a failure
+        leaves the alias where it was or moved completely, and a retry converges from
+        either. Here versions hold any number of aliases (MLflow), so nothing is displaced
+        but ``previous_alias`` leaving its former holder and ``allow_displace`` has no
+        effect; backends where a version holds one alias (Snowflake) override this to
+        refuse displacements and undo completed steps on failure.
+        """
+        from airflow_registry_provider.hooks.snowflake.aliases import SET, AliasMove, Step
+
+        version = str(version)
+        current = self.get_alias_version(model_name, alias)
+        origin = current.version if current is not None else None
+        if origin == version:
+            return AliasMove(alias, version, previous_version=version, previous_alias=previous_alias)
+        steps, displaced = [], {}
+        if previous_alias is not None and origin is not None:
+            former = self.get_alias_version(model_name, previous_alias)
+            if former is not None and former.version not in (origin, version):
+                displaced[previous_alias] = former.version
+            self.set_alias(model_name, previous_alias, origin)
+            steps.append(Step(SET, origin, previous_alias))
+        self.set_alias(model_name, alias, version)
+        steps.append(Step(SET, version, alias))
+        return AliasMove(alias, version, origin, previous_alias, displaced, tuple(steps))
+
     @abc.abstractmethod
     def set_version_tags(self, model_name: str, version: str, tags: Mapping[str, str]) -> None:
         """Set several version tags at once (one metadata write where the backend allows)."""
@@ -398,6 +436,38 @@ class RegistryHook(BaseHook, abc.ABC):
         from airflow_registry_provider.copying import COPY_SOURCE
 
         return next((v for v in self.iter_versions(model_name) if v.tags.get(COPY_SOURCE) == source_digest), None)
+
+    def copy_version_from(
+        self,
+        source_hook: RegistryHook,
+        source: ModelVersion,
+        model_name: str,
+        *,
+        tags: Mapping[str, str],
+        metrics: Mapping[str, float],
+    ) -> ModelVersion:
+        """Copy ``source``, a version of ``source_hook``'s registry, into ``model_name`` inside the backend.
+
+        For backends that copy versions themselves (Snowflake: ``Registry.log_model(<ModelVersion>)``);
+        ``tags`` replace the source's. The caller has checked that no copy exists yet.
+        """
+        raise UnsupportedOperationError(
+            "target_registry_conn_id", f"{self.backend} registries do not copy versions between registries"
+        )
+
+    def discard_copy(self, model_name: str, version: str) -> None:
+        """Remove a copy that failed its verification, so that the target holds no version of it."""
+        self.delete_version(model_name, version)
+
+    def native_copy_source(
+        self, model_name: str, version: str, workdir: str, *, allow_unverified: bool = False
+    ) -> NativeSource:
+        """A version's estimator, column signature and sample (files verified, under ``workdir``).
+
+        What another backend logs again (MLflow → Snowflake); InvalidInputError naming
+        ``model_version`` for a flavor a warehouse cannot serve or a model without columns.
+        """
+        raise UnsupportedOperationError("model_version", f"{self.backend} versions cannot be copied to another backend")
 
 
 def get_registry_hook(registry_conn_id: str, **kwargs: Any) -> RegistryHook:

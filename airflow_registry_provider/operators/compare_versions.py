@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_registry_provider.exceptions import InvalidInputError
 from airflow_registry_provider.governance.compare import compare_versions, render_text
-from airflow_registry_provider.model_version import parse_ref
 from airflow_registry_provider.operators.base import BaseRegistryOperator
 
 if TYPE_CHECKING:
@@ -28,7 +27,8 @@ class CompareVersionsOperator(BaseRegistryOperator):
     :param model_name: The model (optional when both sides are references).
     :param base: The version compared against, e.g. ``"@champion"``.
     :param candidate: The new version, e.g. ``log_model.output``.
-    :return: (XCom) the diff as JSON: ``metrics`` ({name: base, candidate, delta, pct}),
+    :return: (XCom) the candidate's reference keys and ``model_version`` (the one XCom
+        shape), plus the diff: ``base``, ``candidate``, ``metrics`` ({name: base, candidate, delta, pct}),
         ``params`` and ``tags`` (added/removed/changed), ``lineage`` (training data hash
         and code version: changed or not). The log shows the same as text.
     """
@@ -51,14 +51,11 @@ class CompareVersionsOperator(BaseRegistryOperator):
         self.candidate = candidate
 
     def execute(self, context: Context) -> dict[str, Any]:
+        base = self._resolve(self.base, "base")
+        candidate = self._resolve(self.candidate, "candidate")
+        if base.model_name != candidate.model_name:
+            raise InvalidInputError("candidate", f"is a version of {candidate.model_name!r}, not {base.model_name!r}")
         hook = self.hook
-        with self.fail_fast_on_bad_input():
-            base = self._resolve(self.base, "base")
-            candidate = self._resolve(self.candidate, "candidate")
-            if base.model_name != candidate.model_name:
-                raise InvalidInputError(
-                    "candidate", f"is a version of {candidate.model_name!r}, not {base.model_name!r}"
-                )
         diff = compare_versions(
             base,
             candidate,
@@ -72,21 +69,19 @@ class CompareVersionsOperator(BaseRegistryOperator):
                 *self.version_dataset(candidate.model_name, candidate.version),
             ]
         )
-        return diff
+        diff.pop("model_name")  # the reference keys carry it
+        return self.version_result(candidate, **diff)
 
     def _resolve(self, value: str | Mapping[str, Any], field: str) -> ModelVersion:
-        hook = self.hook
         if isinstance(value, Mapping) or (isinstance(value, str) and value.lstrip().startswith("{")):
-            ref = parse_ref(value, field)
-            return hook.get_version(hook.validate_model_name(ref["model_name"], field), ref["version"])
-        if not self.model_name:
-            raise InvalidInputError("model_name", f"is required when {field} is a version id or alias")
-        model_name = hook.validate_model_name(self.model_name)
+            return self.resolve_version(model_version=value, field=field)
         if not isinstance(value, str) or not value.strip():
             raise InvalidInputError(field, "give a version id, '@alias' or a model version reference")
-        if value.startswith("@"):
-            found = hook.get_alias_version(model_name, hook.validate_alias(value[1:], field))
-            if found is None:
-                raise InvalidInputError(field, f"no version of {model_name!r} holds {value[1:]!r}")
-            return found
-        return hook.get_version(model_name, value.strip())
+        if not self.model_name:
+            raise InvalidInputError("model_name", f"is required when {field} is a version id or alias")
+        alias, version = (value[1:], None) if value.startswith("@") else (None, value.strip())
+        try:
+            return self.resolve_version(model_name=self.model_name, version=version, alias=alias)
+        except InvalidInputError as err:
+            # The version or alias was written in ``base`` / ``candidate``: blame that.
+            raise (err.for_field(field) if err.field in ("alias", "version") else err) from err

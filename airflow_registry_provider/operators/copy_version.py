@@ -4,12 +4,9 @@ or from MLflow into Snowflake), verified and retry-safe."""
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar, cast
-
-from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_registry_provider import copying, integrity
 from airflow_registry_provider import tags as tag_keys
@@ -19,11 +16,15 @@ from airflow_registry_provider.assets import (
     model_asset,
     model_version_asset,
 )
-from airflow_registry_provider.exceptions import CONFIGURATION_ERRORS, IntegrityError, InvalidInputError
+from airflow_registry_provider.exceptions import (
+    IntegrityError,
+    InvalidInputError,
+    VersionConflictError,
+)
 from airflow_registry_provider.hooks.base import ModelPackage, RegistryHook, get_registry_hook
 from airflow_registry_provider.links import RegistryVersionLink
-from airflow_registry_provider.model_version import parse_ref
-from airflow_registry_provider.operators.base import BaseRegistryOperator, as_bool
+from airflow_registry_provider.model_version import parse_ref, version_result
+from airflow_registry_provider.operators.base import BaseRegistryOperator, as_bool, field_renamed, is_template
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -39,6 +40,12 @@ def _blamed(call: Callable[[], T], field: str) -> T:
         return call()
     except InvalidInputError as err:
         raise err.for_field(field) from err
+
+
+def _task_key(context: Context) -> str:
+    """The task run that makes a copy, as its lineage tag records it."""
+    ti = context["ti"]
+    return f"{ti.dag_id}/{ti.run_id}/{ti.task_id}"
 
 
 class CopyVersionOperator(BaseRegistryOperator):
@@ -102,44 +109,63 @@ class CopyVersionOperator(BaseRegistryOperator):
         self.source_registry_conn_id = source_registry_conn_id
         self.allow_unverified = allow_unverified
         self.registry_version_url: str | None = None
+        if not is_template(model_version):
+            parse_ref(model_version)  # fail at parse time, named
 
     @cached_property
     def hook(self) -> RegistryHook:
         """The target registry (where the copy is written and audited)."""
         return _blamed(lambda: get_registry_hook(self.target_registry_conn_id), "target_registry_conn_id")
 
-    @staticmethod
-    @contextmanager
-    def _fail_fast() -> Iterator[None]:
-        """Bad input and integrity failures will not get better on retry."""
-        try:
-            yield
-        except CONFIGURATION_ERRORS as err:
-            raise AirflowFailException(str(err)) from err
+    def check_inputs(self) -> None:
+        for field in ("target_registry_conn_id", "target_model_name", "source_registry_conn_id"):
+            value = getattr(self, field)
+            required = field == "target_registry_conn_id"
+            if (value is not None or required) and (not isinstance(value, str) or not value.strip()):
+                raise InvalidInputError(
+                    field, f"give a {'connection id' if 'conn' in field else 'name'}, not {value!r}"
+                )
+        self.registry_conn_id = self.target_registry_conn_id  # rendered: what the result, links and assets name
+        super().check_inputs()
+        self.allow_unverified = as_bool(self.allow_unverified, "allow_unverified")
+        self.source_ref = parse_ref(self.model_version)
+        if not (self.source_registry_conn_id or self.source_ref["registry_conn_id"]):
+            raise InvalidInputError(
+                "source_registry_conn_id", "is required: the model_version reference names no registry_conn_id"
+            )
 
     def execute(self, context: Context) -> dict[str, Any]:
-        self.registry_conn_id = self.target_registry_conn_id  # rendered: what links and assets name
-        with self._fail_fast():
-            allow_unverified = as_bool(self.allow_unverified, "allow_unverified")
-            ref = parse_ref(self.model_version)
-            source_conn_id = self.source_registry_conn_id or ref["registry_conn_id"]
-            if not source_conn_id:
-                raise InvalidInputError(
-                    "source_registry_conn_id", "is required: the model_version reference names no registry_conn_id"
-                )
-            source_hook = _blamed(lambda: get_registry_hook(source_conn_id), "source_registry_conn_id")
-            target = self.hook
-            how = copying.route(source_hook.backend, target.backend)
-            model_name = target.validate_model_name(self.target_model_name or ref["model_name"], "target_model_name")
-            source = _blamed(lambda: source_hook.get_version(ref["model_name"], ref["version"]), "model_version")
-            origin = copying.CopySource(source_hook.registry_location(), source.model_name, source.version)
-            version = target.find_copy(model_name, origin.digest)
-            created = False
-            if version is not None:
-                self.log.info(
-                    "Version %s of %s is already a copy of %s.", version.version, model_name, origin.describe()
-                )
-            else:
+        ref = self.source_ref
+        source_conn_id = self.source_registry_conn_id or ref["registry_conn_id"]
+        source_hook = _blamed(lambda: get_registry_hook(source_conn_id), "source_registry_conn_id")
+        try:
+            return self._copy_or_find(context, ref, source_conn_id, source_hook, bool(self.allow_unverified))
+        finally:
+            source_hook.close()
+
+    def _copy_or_find(
+        self,
+        context: Context,
+        ref: ModelVersionRef,
+        source_conn_id: str,
+        source_hook: RegistryHook,
+        allow_unverified: bool,
+    ) -> dict[str, Any]:
+        target = self.hook
+        how = copying.route(source_hook.backend, target.backend)
+        model_name = target.validate_model_name(self.target_model_name or ref["model_name"], "target_model_name")
+        source = _blamed(lambda: source_hook.get_version(ref["model_name"], ref["version"]), "model_version")
+        origin = copying.CopySource(source_hook.registry_location(), source.model_name, source.version)
+        version = target.find_copy(model_name, origin.digest)
+        created = False
+        if version is not None:
+            self.log.info("Version %s of %s is already a copy of %s.", version.version, model_name, origin.describe())
+            self._check_found(version)
+            if version.tags.get(copying.COPIED_BY) == _task_key(context):
+                self._record(context, version, origin, retry=True)  # this task made it: its record may be lost
+        else:
+            # The target hook's connection is this operator's target_registry_conn_id.
+            with field_renamed("registry_conn_id", "target_registry_conn_id"):
                 version, created = self._copy(how, context, source_hook, source, origin, model_name, allow_unverified)
         return self._result(context, version, source.ref(source_conn_id), created, source_hook, source)
 
@@ -153,38 +179,44 @@ class CopyVersionOperator(BaseRegistryOperator):
         model_name: str,
         allow_unverified: bool,
     ) -> tuple[ModelVersion, bool]:
+        """Make the copy the route says, verify it, and record it in the target's audit trail."""
         if not source.version_name:
             raise InvalidInputError(
                 "model_version",
                 f"{origin.describe()} has no semantic version name ({tag_keys.VERSION_NAME}); "
                 "copies keep the source's version name",
             )
-        target = self.hook
+        tags = {
+            **copying.carried_tags(source.tags),
+            tag_keys.VERSION_NAME: source.version_name,
+            **origin.lineage_tags(),
+            copying.COPIED_BY: _task_key(context),
+        }
         with tempfile.TemporaryDirectory(prefix="arp-copy-") as workdir:
-            local = source_hook.download_model(
-                source.model_name, source.version, workdir, allow_unverified=allow_unverified
-            )
-            manifest = integrity.file_manifest(local)  # verified equal to the source's recorded one
-            package = ModelPackage(
-                version_name=source.version_name,
-                flavor=source.tags.get(tag_keys.FLAVOR, "python_function"),
-                artifact_sha256=source.tags.get(tag_keys.ARTIFACT_SHA256) or integrity.manifest_digest(manifest),
-                source_uri=local,
-                metrics=dict(source.metrics),
-                tags={
-                    **copying.carried_tags(source.tags),
-                    tag_keys.VERSION_NAME: source.version_name,
-                    **origin.lineage_tags(),
-                },
-                description=source.description,
-            )
-            version, created = target.register_version(model_name, package)
+            try:
+                version, created, expected = self._write(
+                    how, source_hook, source, model_name, tags, workdir, allow_unverified
+                )
+            except VersionConflictError as err:  # the target holds that version name already
+                raise err.for_field("target_model_name") from err
             if created:
-                self._verify(version, manifest, workdir)
+                self._verify(version, expected, f"{workdir}/verify")
+            else:  # the target registered this version name and artifact before, not as this copy
+                self.log.info("Version %s of %s already holds this artifact.", version.version, model_name)
+                self._check_found(version)
         if created:
-            self.audit_trail(context).record(
+            self._record(context, version, origin)
+        return version, created
+
+    def _record(
+        self, context: Context, version: ModelVersion, origin: copying.CopySource, *, retry: bool = False
+    ) -> None:
+        """The copy's record in the target's audit trail; ``retry`` completes one a lost try may have written."""
+        trail = self.audit_trail(context)
+        with trail.batch(skip_recorded=retry):
+            trail.record(
                 "register",
-                model=model_name,
+                model=version.model_name,
                 version=version.version,
                 after={
                     "source": {"registry": origin.registry, "model": origin.model_name, "version": origin.version},
@@ -195,22 +227,103 @@ class CopyVersionOperator(BaseRegistryOperator):
                 reason=f"copy of {origin.describe()}",
                 version_tags=version.tags,
             )
-        return version, created
 
-    def _verify(self, version: ModelVersion, manifest: dict[str, str], workdir: str) -> None:
-        """The target's stored files are the source's, or the new version is deleted."""
+    def _write(
+        self,
+        how: str,
+        source_hook: RegistryHook,
+        source: ModelVersion,
+        model_name: str,
+        tags: dict[str, str],
+        workdir: str,
+        allow_unverified: bool,
+    ) -> tuple[ModelVersion, bool, str | None]:
+        """Write the copy; also the manifest digest its stored files must have, when they are the source's."""
+        if how == copying.NATIVE:
+            return (*self._log_again(source_hook, source, model_name, tags, workdir, allow_unverified), None)
+        # The source's files, verified against its manifest before anything is written.
+        local = source_hook.download_model(
+            source.model_name, source.version, f"{workdir}/source", allow_unverified=allow_unverified
+        )
+        manifest = integrity.file_manifest(local)
+        expected = integrity.manifest_digest(manifest)
+        if how == copying.FILES:
+            package = self._package(source, tags=tags, files_sha256=expected, source_uri=local)
+            return (*self.hook.register_version(model_name, package), expected)
+        # The backend copies the files itself: they are the ones just verified.
+        tags.update(integrity.manifest_tags(manifest))
+        version = self.hook.copy_version_from(source_hook, source, model_name, tags=tags, metrics=dict(source.metrics))
+        return version, True, expected
+
+    @staticmethod
+    def _package(source: ModelVersion, *, tags: dict[str, str], files_sha256: str, **what: Any) -> ModelPackage:
+        """The source's metadata as a package for ``register_version``; ``what`` is the model or its files."""
+        return ModelPackage(
+            version_name=str(source.version_name),
+            flavor=tags.get(tag_keys.FLAVOR, "python_function"),
+            artifact_sha256=source.tags.get(tag_keys.ARTIFACT_SHA256) or files_sha256,
+            metrics=dict(source.metrics),
+            tags=tags,
+            description=source.description,
+            **what,
+        )
+
+    def _log_again(
+        self,
+        source_hook: RegistryHook,
+        source: ModelVersion,
+        model_name: str,
+        tags: dict[str, str],
+        workdir: str,
+        allow_unverified: bool,
+    ) -> tuple[ModelVersion, bool]:
+        """Another backend: the source's estimator (loaded after verification) logged as a new version."""
+        from airflow_registry_provider.artifacts import pinned_requirements
+
+        native = source_hook.native_copy_source(
+            source.model_name, source.version, workdir, allow_unverified=allow_unverified
+        )
+        tags[tag_keys.FLAVOR] = native.flavor
+        package = self._package(
+            source,
+            tags=tags,
+            files_sha256=native.files_sha256,
+            model=native.estimator,
+            sample_input=native.sample,
+            pip_requirements=pinned_requirements(native.flavor),
+        )
+        return self.hook.register_version(model_name, package)
+
+    def _check_found(self, version: ModelVersion) -> None:
+        """A copy made earlier (maybe by a try that stopped before verifying it) stores what it records.
+
+        A difference fails the task and leaves the version alone: it may have been promoted since.
+        """
+        with tempfile.TemporaryDirectory(prefix="arp-copy-") as workdir:
+            try:
+                self.hook.download_model(version.model_name, version.version, f"{workdir}/verify")
+            except IntegrityError as err:
+                raise IntegrityError(
+                    f"the existing copy (version {version.version} of {version.model_name!r}) in "
+                    f"{self.hook.registry_location()} does not store the files it records; it was left as it is: {err}"
+                ) from err
+
+    def _verify(self, version: ModelVersion, expected: str | None, workdir: str) -> None:
+        """The copy's stored files are what it records (and the source's, ``expected``), or it is deleted."""
         target = self.hook
         what = f"the copy (version {version.version} of {version.model_name!r})"
         try:
-            stored = target.download_model(version.model_name, version.version, f"{workdir}/verify")
-            integrity.verify_files(stored, manifest, what=what)
+            recorded = version.tags.get(tag_keys.MODEL_SHA256)
+            if expected is not None and recorded != expected:
+                raise IntegrityError(f"{what} records manifest digest {recorded}, the source's files have {expected}")
+            target.download_model(version.model_name, version.version, workdir)  # checks every stored file
         except IntegrityError as err:
             self.log.error("%s differs from its source: deleting it.", what)
-            target.delete_version(version.model_name, version.version)
+            target.discard_copy(version.model_name, version.version)
             raise IntegrityError(
                 f"{what} in {target.registry_location()} does not store the source's files, so it was deleted: {err}"
             ) from err
-        self.log.info("Verified the sha256 of the %d stored files of %s.", len(manifest), what)
+        self.log.info("Verified the sha256 of every stored file of %s.", what)
 
     def _result(
         self,
@@ -243,4 +356,4 @@ class CopyVersionOperator(BaseRegistryOperator):
             version.model_name,
             source_ref["model_name"],
         )
-        return {**ref, "model_version": ref, "source": source_ref, "copied": created}
+        return version_result(ref, source=dict(source_ref), copied=created)

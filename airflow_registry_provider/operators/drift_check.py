@@ -15,8 +15,8 @@ from airflow_registry_provider import tags as tag_keys
 from airflow_registry_provider.assets import MODEL_EVENTS_ALIAS, drift_asset
 from airflow_registry_provider.exceptions import InvalidInputError
 from airflow_registry_provider.links import RegistryReportLink
-from airflow_registry_provider.model_version import parse_ref
-from airflow_registry_provider.operators.base import BaseRegistryOperator, to_json
+from airflow_registry_provider.model_version import parse_structured
+from airflow_registry_provider.operators.base import BaseRegistryOperator, parse_mapping, parse_metrics, to_json
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -42,11 +42,15 @@ class DriftCheckOperator(BaseRegistryOperator):
     :param on_drift: ``fail``, ``skip`` or ``continue`` (default) when the dataset drifts.
     :param report_dir: Where the JSON and HTML reports are written (also stored with the
         model version when there is one).
-    :return: (XCom) ``{"dataset_drift", "drifted_columns", "columns": {...}, "report"}``.
+    :return: (XCom) ``{"dataset_drift", "drifted_columns", "columns": {...}, "report"}``;
+        when the reference is a model version, also its reference keys and
+        ``model_version`` (the one XCom shape). The reports stored with the version and
+        its drift summary tag are recorded in the audit trail.
     """
 
     template_fields: Sequence[str] = (
         "registry_conn_id",
+        "audit_conn_id",
         "current",
         "reference",
         "model_name",
@@ -97,24 +101,37 @@ class DriftCheckOperator(BaseRegistryOperator):
         self.report_dir = report_dir
         self.registry_report_url: str | None = None
 
+    def check_inputs(self) -> None:
+        super().check_inputs()
+        if self.on_drift not in ("fail", "skip", "continue"):
+            raise InvalidInputError("on_drift", f"must be fail, skip or continue, not {self.on_drift!r}")
+        if not isinstance(self.current, str) or not self.current.strip():
+            raise InvalidInputError("current", "give the path of the current batch (Parquet)")
+        self.drift_share = _share(self.drift_share)
+        self.thresholds = parse_mapping(self.thresholds, "thresholds")
+        if self.thresholds:
+            self.thresholds = parse_metrics(self.thresholds, "thresholds")
+        self.methods = parse_mapping(self.methods, "methods")
+        self.columns = _names(self.columns, "columns")
+        self.critical_columns = _names(self.critical_columns, "critical_columns") or []
+        if self.report_dir is not None and os.path.exists(self.report_dir) and not os.path.isdir(self.report_dir):
+            raise InvalidInputError("report_dir", f"{self.report_dir!r} exists and is not a folder")
+
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_registry_provider.drift import check_drift, render_html
 
-        with self.fail_fast_on_bad_input():
-            if self.on_drift not in ("fail", "skip", "continue"):
-                raise InvalidInputError("on_drift", f"must be fail, skip or continue, not {self.on_drift!r}")
-            version, reference = self._reference()
-            report = check_drift(
-                self.current,
-                reference,
-                columns=self.columns,
-                thresholds=self.thresholds,
-                methods=self.methods,
-                drift_share=float(self.drift_share),
-                critical_columns=tuple(self.critical_columns or ()),
-                prediction_column=self.prediction_column,
-                expected_model=version.model_name if version else None,
-            )
+        version, reference = self._reference()
+        report = check_drift(
+            self.current,
+            reference,
+            columns=self.columns,
+            thresholds=self.thresholds,
+            methods=self.methods,
+            drift_share=float(self.drift_share),
+            critical_columns=tuple(self.critical_columns or ()),
+            prediction_column=self.prediction_column,
+            expected_model=version.model_name if version else None,
+        )
         full = report.to_dict()
         at = datetime.now(UTC)
         report_dir = self.report_dir or tempfile.mkdtemp(prefix="drift-")
@@ -132,7 +149,7 @@ class DriftCheckOperator(BaseRegistryOperator):
         }
         summary["report"] = {"json": json_path, "html": html_path}
         if version is not None:
-            self._record(context, version, full, at, json_path, html_path, summary)
+            self._record(context, version, full, at, json_path, html_path)
         self.log.info(
             "Dataset drift: %s; drifted columns: %s (share %.2f)",
             full["dataset_drift"],
@@ -144,7 +161,7 @@ class DriftCheckOperator(BaseRegistryOperator):
                 raise AirflowFailException(f"Drift in {full['drifted_columns']}")
             if self.on_drift == "skip":
                 raise AirflowSkipException(f"Drift in {full['drifted_columns']}")
-        return summary
+        return self.version_result(version, **summary) if version is not None else summary
 
     def _reference(self) -> tuple[ModelVersion | None, ReferenceProfile | str]:
         """The model version (if any) and the reference: its stored profile, or raw data."""
@@ -156,9 +173,8 @@ class DriftCheckOperator(BaseRegistryOperator):
                 raise InvalidInputError("reference", f"file {reference!r} does not exist")
             version = self._alias_version() if self.model_name else None
             return version, reference
-        if reference is not None:
-            ref = parse_ref(reference, "reference")
-            version = self.hook.get_version(ref["model_name"], ref["version"])
+        if reference is not None and reference != "":
+            version = self.resolve_version(model_version=reference, field="reference")
         else:
             version = self._alias_version()
         if tag_keys.REFERENCE_PROFILE not in version.tags:
@@ -177,10 +193,7 @@ class DriftCheckOperator(BaseRegistryOperator):
     def _alias_version(self) -> ModelVersion:
         if not self.model_name:
             raise InvalidInputError("model_name", "give model_name (with alias) or reference")
-        found = self.hook.get_alias_version(self.model_name, self.hook.validate_alias(self.alias))
-        if found is None:
-            raise InvalidInputError("alias", f"no version of {self.model_name!r} holds {self.alias!r}")
-        return found
+        return self.resolve_version(model_name=self.model_name, alias=self.alias or "")
 
     def _record(
         self,
@@ -190,12 +203,14 @@ class DriftCheckOperator(BaseRegistryOperator):
         at: datetime,
         json_path: str,
         html_path: str,
-        summary: dict[str, Any],
     ) -> None:
+        """Store the reports with the version; the summary tag and its audit record are one write."""
         hook = self.hook
         folder = f"drift/{at.strftime('%Y%m%dT%H%M%S%fZ')}"
-        hook.upload_artifact(version.model_name, version.version, json_path, f"{folder}/report.json")
-        hook.upload_artifact(version.model_name, version.version, html_path, f"{folder}/report.html")
+        uris = {
+            "json": hook.upload_artifact(version.model_name, version.version, json_path, f"{folder}/report.json"),
+            "html": hook.upload_artifact(version.model_name, version.version, html_path, f"{folder}/report.html"),
+        }
         self.registry_report_url = hook.artifact_url(version.model_name, version.version, f"{folder}/report.html")
         record = {
             "at": at.isoformat(),
@@ -203,10 +218,42 @@ class DriftCheckOperator(BaseRegistryOperator):
             "drifted_columns": full["drifted_columns"],
             "report": f"{folder}/report.html",
         }
-        hook.set_version_tags(version.model_name, version.version, {tag_keys.DRIFT_SUMMARY: to_json(record)})
-        summary["model_version"] = version.ref(self.registry_conn_id)
+        self.audit_trail(context).record(
+            "artifact",
+            model=version.model_name,
+            version=version.version,
+            before={tag_keys.DRIFT_SUMMARY: version.tags.get(tag_keys.DRIFT_SUMMARY)},
+            after={tag_keys.DRIFT_SUMMARY: record, "reports": uris},
+            reason="drift check",
+            version_tags=version.tags,
+            also_set={tag_keys.DRIFT_SUMMARY: to_json(record)},
+        )
         if full["dataset_drift"]:
             context["outlet_events"][MODEL_EVENTS_ALIAS].add(
                 drift_asset(self.registry_conn_id, version.model_name),
                 extra=cast("dict[str, Any]", {**record, "version": version.version}),
             )
+
+
+def _share(value: Any) -> float:
+    """``drift_share`` as a number in (0, 1], also when a template rendered it as text."""
+    try:
+        share = float(value)
+    except (TypeError, ValueError):
+        raise InvalidInputError("drift_share", f"must be a number in (0, 1], not {value!r}") from None
+    if isinstance(value, bool) or not 0 < share <= 1:
+        raise InvalidInputError("drift_share", f"must be a number in (0, 1], not {value!r}")
+    return share
+
+
+def _names(value: Any, field: str) -> list[str] | None:
+    """Column names as a list, a JSON list or a rendered Python list; None stays None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and not value.lstrip().startswith("["):
+        raise InvalidInputError(field, f"give a list of column names, e.g. [{value!r}], not a string")
+    names = list(parse_structured(value, field, (list, tuple)))
+    bad = [n for n in names if not isinstance(n, str) or not n]
+    if bad:
+        raise InvalidInputError(field, f"column names are non-empty strings, not {bad}")
+    return names

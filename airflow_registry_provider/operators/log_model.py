@@ -14,14 +14,22 @@ from airflow_registry_provider.assets import (
     model_version_asset,
 )
 from airflow_registry_provider.exceptions import InvalidInputError
+from airflow_registry_provider.governance.audit import parse_log
 from airflow_registry_provider.governance.lineage import file_dataset
 from airflow_registry_provider.links import RegistryVersionLink
-from airflow_registry_provider.operators.base import BaseRegistryOperator, run_tags, to_json
+from airflow_registry_provider.operators.base import (
+    BaseRegistryOperator,
+    as_bool,
+    field_renamed,
+    is_template,
+    parse_mapping,
+    parse_metrics,
+    run_tags,
+    to_json,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-    from airflow_registry_provider.model_version import ModelVersionRef
 
 
 class LogModelOperator(BaseRegistryOperator):
@@ -44,8 +52,8 @@ class LogModelOperator(BaseRegistryOperator):
     :param allow_no_signature: Register without ``sample_input`` (not recommended).
     :param backend_options: Backend-specific settings, e.g. ``{"target_platforms": [...]}`` on Snowflake.
     :param registry_conn_id: Registry connection (``mlflow_registry`` or ``snowflake``).
-    :return: (XCom) a model version reference: registry_conn_id, model_name, version,
-        version_name, uri, aliases.
+    :return: (XCom) the model version reference keys (registry_conn_id, model_name,
+        version, version_name, uri, aliases) and ``model_version`` (the same reference).
     """
 
     template_fields: Sequence[str] = (
@@ -96,29 +104,52 @@ class LogModelOperator(BaseRegistryOperator):
         self.allow_no_signature = allow_no_signature
         self.backend_options = backend_options
         self.registry_version_url: str | None = None
+        if not is_template(metrics):
+            # A NaN would otherwise first fail in Airflow's rendered-field serializer, unnamed.
+            self.metrics = parse_metrics(metrics)
 
-    def execute(self, context: Context) -> ModelVersionRef:
-        with self.fail_fast_on_bad_input():
-            package = self._package(context)
-            profile = self._profile()
-            version, created = self.hook.register_version(self.model_name, package)
-        if profile is not None and tag_keys.REFERENCE_PROFILE not in version.tags:
-            self._store_profile(version, profile)
-        ref = version.ref(self.registry_conn_id)
-        if created:
-            self.audit_trail(context).record(
-                "register",
-                model=version.model_name,
-                version=version.version,
-                after={
-                    "version_name": version.version_name,
-                    "uri": version.uri,
-                    "artifact_sha256": version.tags.get(tag_keys.ARTIFACT_SHA256),
-                    "metrics": dict(version.metrics),
-                },
-                reason=self.description,
-                version_tags=version.tags,
-            )
+    def check_inputs(self) -> None:
+        super().check_inputs()
+        self.metrics = parse_metrics(self.metrics)
+        self.tags = parse_mapping(self.tags, "tags")
+        self.backend_options = parse_mapping(self.backend_options, "backend_options")
+        self.allow_no_signature = as_bool(self.allow_no_signature, "allow_no_signature")
+        if self.training_data is not None and not isinstance(self.training_data, str | list | tuple):
+            raise InvalidInputError("training_data", "give a path or a list of paths")
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        package = self._package(context)
+        profile = self._profile()
+        version, created = self.hook.register_version(self.model_name, package)
+        # A retry that finds its version registered completes what the lost attempt did
+        # not write: the registration record and the drift profile (each with its record).
+        trail = self.audit_trail(context)
+        with trail.batch():
+            if created or not any(r.action == "register" for r in parse_log(version.tags.get(tag_keys.AUDIT_LOG))):
+                trail.record(
+                    "register",
+                    model=version.model_name,
+                    version=version.version,
+                    after={
+                        "version_name": version.version_name,
+                        "uri": version.uri,
+                        "artifact_sha256": version.tags.get(tag_keys.ARTIFACT_SHA256),
+                        "metrics": dict(version.metrics),
+                    },
+                    reason=self.description,
+                    version_tags=version.tags,
+                )
+            if profile is not None and tag_keys.REFERENCE_PROFILE not in version.tags:
+                uri = self._upload_profile(version, profile)
+                trail.record(
+                    "artifact",
+                    model=version.model_name,
+                    version=version.version,
+                    after={tag_keys.REFERENCE_PROFILE: uri},
+                    reason="drift reference profile",
+                    version_tags=version.tags,
+                    also_set={tag_keys.REFERENCE_PROFILE: tag_keys.PROFILE_ARTIFACT},  # the tag and its record
+                )
         self.log.info(
             "%s version %s (%s) of %s: %s",
             "Registered" if created else "Reused",
@@ -128,6 +159,7 @@ class LogModelOperator(BaseRegistryOperator):
             version.uri,
         )
         self.registry_version_url = self.hook.version_url(version.model_name, version.version)
+        ref = version.ref(self.registry_conn_id)
         context["outlet_events"][MODEL_EVENTS_ALIAS].add(
             model_asset(self.registry_conn_id, version.model_name), extra=cast("dict[str, Any]", ref)
         )
@@ -137,7 +169,7 @@ class LogModelOperator(BaseRegistryOperator):
                 model_version_asset(namespace, name), extra=cast("dict[str, Any]", ref)
             )
         self.report_lineage(inputs=[file_dataset(p) for p in self._training_paths()], outputs=produced)
-        return ref
+        return self.version_result(version)
 
     def _training_paths(self) -> list[str]:
         if not self.training_data:
@@ -152,9 +184,10 @@ class LogModelOperator(BaseRegistryOperator):
 
         if not os.path.isfile(self.reference_data):
             raise InvalidInputError("reference_data", f"file {self.reference_data!r} does not exist")
-        return build_profile(self.reference_data, model_name=self.model_name)
+        with field_renamed("reference", "reference_data"):
+            return build_profile(self.reference_data, model_name=self.model_name)
 
-    def _store_profile(self, version: Any, profile: Any) -> None:
+    def _upload_profile(self, version: Any, profile: Any) -> str:
         import dataclasses
         import tempfile
 
@@ -163,11 +196,9 @@ class LogModelOperator(BaseRegistryOperator):
             path = os.path.join(tmp, "reference_profile.json")
             with open(path, "w") as fh:
                 fh.write(profile.to_json())
-            self.hook.upload_artifact(version.model_name, version.version, path, tag_keys.PROFILE_ARTIFACT)
-        self.hook.set_version_tags(
-            version.model_name, version.version, {tag_keys.REFERENCE_PROFILE: tag_keys.PROFILE_ARTIFACT}
-        )
+            uri = self.hook.upload_artifact(version.model_name, version.version, path, tag_keys.PROFILE_ARTIFACT)
         self.log.info("Stored the drift reference profile with version %s", version.version)
+        return uri
 
     def _package(self, context: Context) -> Any:
         """Check every input before anything is written to the registry."""
@@ -179,12 +210,15 @@ class LogModelOperator(BaseRegistryOperator):
             read_table_file,
             sha256_file,
         )
-        from airflow_registry_provider.gates import coerce_metrics
         from airflow_registry_provider.hooks.base import ModelPackage
 
-        self.hook.validate_model_name(self.model_name)
-        self.hook.validate_version_name(self.version_name)
-        metrics = coerce_metrics(self.metrics)
+        hook = self.hook
+        hook.validate_model_name(self.model_name)
+        hook.validate_version_name(self.version_name)
+        metrics = hook.validate_metrics(parse_metrics(self.metrics))
+        user_tags = hook.validate_tags(self.tags or {}, "tags")
+        if self.description is not None and not isinstance(self.description, str):
+            raise InvalidInputError("description", f"must be a string, got {type(self.description).__name__}")
         if not isinstance(self.model, str) or not self.model:
             raise InvalidInputError("model", "give a model file path or an MLflow model URI")
         if self.sample_input is None and not self.allow_no_signature:
@@ -201,6 +235,7 @@ class LogModelOperator(BaseRegistryOperator):
             sha256 = sha256_file(self.model)
             if sample is not None:
                 check_columns(estimator, sample, "sample_input")
+                _score_sample(estimator, sample)
         lineage = run_tags(context)
         paths = self._training_paths()
         if paths:
@@ -209,7 +244,7 @@ class LogModelOperator(BaseRegistryOperator):
                 raise InvalidInputError("training_data", f"files not found: {missing}")
             lineage[tag_keys.TRAINING_DATA_SHA256] = to_json({p: sha256_file(p) for p in paths})
         version_tags = {
-            **{str(k): str(v) for k, v in (self.tags or {}).items()},
+            **user_tags,
             **lineage,
             tag_keys.VERSION_NAME: self.version_name,
             tag_keys.ARTIFACT_SHA256: sha256,
@@ -228,3 +263,14 @@ class LogModelOperator(BaseRegistryOperator):
             description=self.description,
             options=dict(self.backend_options or {}),
         )
+
+
+def _score_sample(estimator: Any, sample: Any) -> None:
+    """The estimator scores the sample, before the registry is touched (on every backend)."""
+    try:
+        estimator.predict(sample)
+    except Exception as err:  # whatever the estimator raises on this data
+        text = str(err)
+        raise InvalidInputError(
+            "sample_input", f"the model cannot score it: {type(err).__name__}: {text[:500]}"
+        ) from err

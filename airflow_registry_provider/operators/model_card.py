@@ -11,7 +11,6 @@ from airflow_registry_provider import tags as tag_keys
 from airflow_registry_provider.exceptions import InvalidInputError
 from airflow_registry_provider.governance.model_card import build_card, render_html, render_markdown
 from airflow_registry_provider.links import RegistryReportLink
-from airflow_registry_provider.model_version import parse_ref
 from airflow_registry_provider.operators.base import BaseRegistryOperator
 
 if TYPE_CHECKING:
@@ -35,7 +34,8 @@ class ModelCardOperator(BaseRegistryOperator):
     :param purpose: What the model is for; defaults to the version's description.
     :param model_owner: Who owns the model; defaults to an ``owner`` tag on the version or
         model. (``owner`` is BaseOperator's task owner.)
-    :return: (XCom) ``{"markdown": uri, "html": uri, "model_version": ref}``.
+    :return: (XCom) the version's reference keys and ``model_version`` (the one XCom
+        shape), plus ``markdown`` and ``html``: the URIs of the stored card.
     """
 
     template_fields: Sequence[str] = (
@@ -67,14 +67,11 @@ class ModelCardOperator(BaseRegistryOperator):
         self.registry_report_url: str | None = None
 
     def execute(self, context: Context) -> dict[str, Any]:
-        hook = self.hook
-        with self.fail_fast_on_bad_input():
-            ref = parse_ref(self.model_version)
-            model_name = hook.validate_model_name(ref["model_name"])
-            limitations = [self.limitations] if isinstance(self.limitations, str) else list(self.limitations or ())
-            if not all(isinstance(item, str) for item in limitations):
-                raise InvalidInputError("limitations", "give a list of strings")
-            version = hook.get_version(model_name, ref["version"])
+        limitations = [self.limitations] if isinstance(self.limitations, str) else list(self.limitations or ())
+        if not all(isinstance(item, str) for item in limitations):
+            raise InvalidInputError("limitations", "give a list of strings")
+        version = self.resolve_version(model_version=self.model_version)
+        hook, model_name = self.hook, version.model_name
         card = build_card(
             version,
             hook.get_model_tags(model_name),
@@ -103,4 +100,4 @@ class ModelCardOperator(BaseRegistryOperator):
         self.report_lineage(inputs=self.version_dataset(model_name, version.version))
         self.registry_report_url = hook.artifact_url(model_name, version.version, f"{CARD_DIR}/model_card.html")
         self.log.info("Model card for %s version %s: %s", model_name, version.version, uris)
-        return {**uris, "model_version": version.ref(self.registry_conn_id)}
+        return self.version_result(version, **uris)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -70,12 +71,25 @@ class RetentionOperator(BaseRegistryOperator):
         self.is_dry_run = dry_run
         self.reason = reason
 
+    def check_inputs(self) -> None:
+        super().check_inputs()
+        self.keep_latest = _number(self.keep_latest, "keep_latest", int, minimum=1)
+        if self.delete_after_days in ("", "None"):
+            self.delete_after_days = None
+        if self.delete_after_days is not None:
+            self.delete_after_days = _number(self.delete_after_days, "delete_after_days", float, minimum=0)
+        self.per_stage = as_bool(self.per_stage, "per_stage")
+        self.is_dry_run = as_bool(self.is_dry_run, "dry_run")
+
     def execute(self, context: Context) -> dict[str, Any]:
         hook = self.hook
-        with self.fail_fast_on_bad_input():
-            model_name = hook.validate_model_name(self.model_name)
-            policy = self._policy()
-            dry_run = as_bool(self.is_dry_run, "dry_run")
+        model_name = hook.validate_model_name(self.model_name)
+        days = self.delete_after_days
+        policy = RetentionPolicy(
+            keep_latest=int(self.keep_latest),
+            per_stage=bool(self.per_stage),
+            delete_after=None if days is None else timedelta(days=float(days)),
+        )
         now = datetime.now(UTC)
         plan = plan_retention(
             model_name,
@@ -84,24 +98,14 @@ class RetentionOperator(BaseRegistryOperator):
             now=now,
             default_version=hook.get_default_version(model_name),
         )
+        if plan.total == 0:
+            hook.get_model_tags(model_name)  # ModelNotFoundError (model_name) when there is no such model
         self.log.info("%s", plan.describe())
-        if dry_run:
+        if self.is_dry_run:
             self.log.info("Dry run: nothing was changed.")
         elif plan.changed:
             self._apply(context, plan, now)
-        return {**plan.to_json(), "dry_run": dry_run}
-
-    def _policy(self) -> RetentionPolicy:
-        try:
-            keep = int(self.keep_latest)
-            days = None if self.delete_after_days in (None, "", "None") else float(self.delete_after_days)
-        except (TypeError, ValueError):
-            raise InvalidInputError("keep_latest", "keep_latest and delete_after_days must be numbers") from None
-        return RetentionPolicy(
-            keep_latest=keep,
-            per_stage=as_bool(self.per_stage, "per_stage"),
-            delete_after=None if days is None else timedelta(days=days),
-        )
+        return {**plan.to_json(), "dry_run": bool(self.is_dry_run)}
 
     def _apply(self, context: Context, plan: RetentionPlan, now: datetime) -> None:
         hook, model_name = self.hook, plan.model_name
@@ -131,3 +135,18 @@ class RetentionOperator(BaseRegistryOperator):
                     reason=self.reason,
                 )
         self.log.info("Archived %d and deleted %d versions of %s.", len(plan.archive), len(plan.delete), model_name)
+
+
+def _number(value: Any, field: str, kind: type[int] | type[float], *, minimum: float) -> Any:
+    """A whole (``int``) or real (``float``) number at least ``minimum``, also from rendered text."""
+    if isinstance(value, bool):
+        raise InvalidInputError(field, f"must be a number, not {value!r}")
+    try:
+        number = kind(value) if not isinstance(value, str) else kind(value.strip())
+    except (TypeError, ValueError):
+        raise InvalidInputError(field, f"must be a {'whole ' if kind is int else ''}number, not {value!r}") from None
+    if kind is int and isinstance(value, float) and not value.is_integer():
+        raise InvalidInputError(field, f"must be a whole number, not {value!r}")
+    if not math.isfinite(number) or number < minimum:
+        raise InvalidInputError(field, f"must be at least {minimum:g}, not {value!r}")
+    return number

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from airflow_registry_provider import tags as tag_keys
 from airflow_registry_provider.exceptions import InvalidInputError
-from airflow_registry_provider.gates import Direction, GateResult, coerce_metrics, evaluate, parse_thresholds
-from airflow_registry_provider.model_version import parse_ref
-from airflow_registry_provider.operators.base import BaseRegistryOperator, to_json
+from airflow_registry_provider.gates import Direction, GateResult, evaluate, parse_thresholds
+from airflow_registry_provider.operators.base import (
+    BaseRegistryOperator,
+    as_bool,
+    is_template,
+    parse_mapping,
+    parse_metrics,
+    to_json,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -38,7 +44,12 @@ class ValidateMetricsOperator(BaseRegistryOperator):
     :param label_column: The label column of ``validation_data``.
     :param on_failure: ``fail`` (default) fails the task; ``skip`` skips it and, with the
         default trigger rules, everything downstream.
-    :return: (XCom) ``{"passed", "model_version", "metrics": {...}, ...}``.
+    :return: (XCom) the version's reference keys and ``model_version`` (see the README's
+        XCom shape), plus ``passed``, ``champion_version``, ``notes`` and ``metrics``
+        (per metric: value, passed, checks, champion_value).
+
+    A threshold or direction on a metric the version does not have fails the task naming
+    ``thresholds`` (or ``directions``) and leaves the validation status unset.
     """
 
     template_fields: Sequence[str] = (
@@ -53,7 +64,7 @@ class ValidateMetricsOperator(BaseRegistryOperator):
         "label_column",
         "on_failure",
     )
-    template_fields_renderers = {"thresholds": "json", "model_version": "json"}
+    template_fields_renderers = {"thresholds": "json", "model_version": "json", "directions": "json"}
     ui_color = "#fdf0d5"
 
     def __init__(
@@ -80,10 +91,36 @@ class ValidateMetricsOperator(BaseRegistryOperator):
         self.validation_data = validation_data
         self.label_column = label_column
         self.on_failure = on_failure
+        if not is_template(thresholds):
+            parse_thresholds(parse_mapping(thresholds, "thresholds"))  # fail at parse time, named
+
+    def check_inputs(self) -> None:
+        super().check_inputs()
+        if self.on_failure not in ("fail", "skip"):
+            raise InvalidInputError("on_failure", f"must be 'fail' or 'skip', not {self.on_failure!r}")
+        self.thresholds = parse_mapping(self.thresholds, "thresholds")
+        parse_thresholds(self.thresholds)
+        self.directions = parse_mapping(self.directions, "directions")
+        for metric, direction in (self.directions or {}).items():
+            if direction not in ("higher", "lower"):
+                raise InvalidInputError(f"directions.{metric}", f"must be 'higher' or 'lower', not {direction!r}")
+        self.min_improvement = self._margins()
+        self.relative_improvement = as_bool(self.relative_improvement, "relative_improvement")
+        if not self.thresholds and not self.compare_to and not self.directions:
+            raise InvalidInputError("thresholds", "give thresholds, compare_to or directions: nothing to judge")
+        if self.validation_data and not self.label_column:
+            raise InvalidInputError("label_column", "is required with validation_data")
+
+    def _margins(self) -> float | dict[str, float]:
+        value = self.min_improvement
+        if isinstance(value, str) and value.strip().startswith("{"):
+            value = parse_mapping(value, "min_improvement")
+        if isinstance(value, Mapping):
+            return parse_metrics(value, "min_improvement")
+        return parse_metrics({"value": value}, "min_improvement")["value"]
 
     def execute(self, context: Context) -> dict[str, Any]:
-        with self.fail_fast_on_bad_input():
-            result, candidate = self._judge()
+        result, candidate = self._judge()
         outcome = tag_keys.VALIDATION_PASSED if result.passed else tag_keys.VALIDATION_REJECTED
         failed = [o.metric for o in result.outcomes if not o.passed]
         self.audit_trail(context).record(
@@ -104,7 +141,7 @@ class ValidateMetricsOperator(BaseRegistryOperator):
             self.log.info("%s", note)
         for item in result.outcomes:
             self.log.info("%s %s: %s", "PASS" if item.passed else "FAIL", item.metric, "; ".join(item.checks))
-        summary = {**result.to_dict(), "model_version": candidate.ref(self.registry_conn_id)}
+        summary = self.version_result(candidate, **result.to_dict())
         if not result.passed:
             message = f"Version {candidate.version} of {candidate.model_name} rejected on {failed}"
             if self.on_failure == "skip":
@@ -114,20 +151,26 @@ class ValidateMetricsOperator(BaseRegistryOperator):
         return summary
 
     def _judge(self) -> tuple[GateResult, ModelVersion]:
-        if self.on_failure not in ("fail", "skip"):
-            raise InvalidInputError("on_failure", f"must be 'fail' or 'skip', not {self.on_failure!r}")
-        ref = parse_ref(self.model_version)
         rules = parse_thresholds(self.thresholds)
-        if not rules and not self.compare_to and not self.directions:
-            raise InvalidInputError("thresholds", "give thresholds, compare_to or directions: nothing to judge")
-        if isinstance(self.min_improvement, Mapping):
-            margins: float | dict[str, float] = coerce_metrics(self.min_improvement, "min_improvement")
-        else:
-            margins = coerce_metrics({"value": self.min_improvement}, "min_improvement")["value"]
-        candidate = self.hook.get_version(ref["model_name"], ref["version"])
+        candidate = self.resolve_version(model_version=self.model_version)
         metrics = dict(candidate.metrics)
         if self.validation_data:
             metrics.update(self._inference_metrics(candidate, [r.metric for r in rules]))
+        # A typo in a metric name is a configuration error, not a verdict on the version:
+        # it must not tag the version rejected (that would block its promotion for good).
+        unknown = sorted({r.metric for r in rules} - set(metrics))
+        if unknown:
+            raise InvalidInputError(
+                "thresholds",
+                f"no metric {', '.join(map(repr, unknown))} on version {candidate.version} of "
+                f"{candidate.model_name!r} (it has {', '.join(sorted(metrics)) or 'no metrics'}); "
+                "nothing was recorded",
+            )
+        unknown = sorted(set(self.directions or {}) - set(metrics))
+        if unknown:
+            raise InvalidInputError(
+                "directions", f"no metric {', '.join(map(repr, unknown))} on version {candidate.version}"
+            )
         champion = None
         if self.compare_to:
             alias = self.hook.validate_alias(self.compare_to, "compare_to")
@@ -140,8 +183,8 @@ class ValidateMetricsOperator(BaseRegistryOperator):
             rules,
             champion=dict(champion.metrics) if champion else None,
             champion_version=champion.version if champion else None,
-            min_improvement=margins,
-            relative=self.relative_improvement,
+            min_improvement=cast("float | dict[str, float]", self.min_improvement),
+            relative=bool(self.relative_improvement),
             directions=self.directions,
         )
         return result, candidate
@@ -151,8 +194,6 @@ class ValidateMetricsOperator(BaseRegistryOperator):
         from airflow_registry_provider.artifacts import read_table_file
         from airflow_registry_provider.gates import score_predictions
 
-        if not self.label_column:
-            raise InvalidInputError("label_column", "is required with validation_data")
         frame = read_table_file(self.validation_data or "", "validation_data")
         if self.label_column not in frame.columns:
             raise InvalidInputError("label_column", f"{self.label_column!r} is not a column of validation_data")

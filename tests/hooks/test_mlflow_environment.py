@@ -11,6 +11,7 @@ import time
 import pytest
 
 from airflow_registry_provider.hooks.mlflow.environment import (
+    _SCOPES,
     ENV_PASSWORD,
     ENV_USER,
     ScopeConflictError,
@@ -103,6 +104,14 @@ def test_other_settings_wait_and_never_see_each_other() -> None:
     assert _credentials() == (None, None)
 
 
+def _until_waiting(values: dict[str, str]) -> None:
+    """Block until a thread with ``values`` is queued on the shared lock (no sleep-and-hope)."""
+    deadline = time.monotonic() + WAIT
+    while not _SCOPES._waiting.get(frozenset(values.items())):
+        assert time.monotonic() < deadline, f"no thread queued for {values[ENV_USER]}"
+        time.sleep(0.005)
+
+
 def test_a_waiting_connection_is_not_starved() -> None:
     order: list[str] = []
     first_inside, release_first = threading.Event(), threading.Event()
@@ -119,10 +128,10 @@ def test_a_waiting_connection_is_not_starved() -> None:
     assert first_inside.wait(WAIT)
     waiting_bob = threading.Thread(target=hold, args=(BOB, "bob"))
     waiting_bob.start()
-    time.sleep(0.2)  # bob is waiting now
+    _until_waiting(BOB)
     late_alice = threading.Thread(target=hold, args=(ALICE, "alice-2"))
     late_alice.start()
-    time.sleep(0.2)
+    _until_waiting(ALICE)
     assert order == ["alice-1"]  # the late alice does not jump ahead of bob
     release_first.set()
     for t in (first, waiting_bob, late_alice):

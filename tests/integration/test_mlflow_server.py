@@ -106,8 +106,11 @@ def test_lifecycle_operators_through_the_server(server_conn: str, tmp_path: Path
     assert mv.tags[tags.PROMOTED_BY] == "alice"
     assert client.get_run(mv.run_id).data.metrics == {"accuracy": 0.9}
     assert client.get_model_version_by_alias("it_churn", "champion").version == "1"
-    history = json.loads(client.get_registered_model("it_churn").tags[tags.ALIAS_HISTORY])
-    assert history[-1]["alias"] == "champion" and history[-1]["version"] == "1"
+    # The move is in the audit trail, with the promotion tags; no separate alias history.
+    model_tags = client.get_registered_model("it_churn").tags
+    moves = [r for r in json.loads(model_tags[tags.AUDIT_LOG]) if r["action"] == "alias"]
+    assert [(r["after"], r["actor"]) for r in moves] == [({"alias": "champion", "version": "1"}, "alice")]
+    assert tags.ALIAS_HISTORY not in model_tags
     # The artifacts went through the server's proxy, not to a local path.
     assert client.get_run(mv.run_id).info.artifact_uri.startswith("mlflow-artifacts:")
 

@@ -193,11 +193,27 @@ def test_read_edit_revoke_cycle(auth_model: dict, admin_conn: str) -> None:
         )
     )
     revoked = {r["grantee"] for r in result["plans"][0]["revoke"]}
-    assert revoked == {"DATA_SCIENTIST", "user:admin"}  # admin got MANAGE by creating the model
+    # admin got MANAGE by creating the model: reported and kept unless revoke_implicit
+    assert revoked == {"DATA_SCIENTIST"}
+    assert result["implicit_kept"] == [{"grantee": "user:admin", "privilege": "OWNERSHIP"}]
     assert not alice_can(server, "alias")
     assert not alice_can(server, "load")
 
     hook = MlflowRegistryHook(admin_conn)
+    held = {("ML_ADMIN", "OWNERSHIP"), ("user:admin", "OWNERSHIP")}
+    assert {(g.grantee, g.privilege) for g in hook.list_grants("churn")} == held
+
+    result = run(
+        grant_op(
+            registry_conn_id=admin_conn,
+            grants={"ML_ADMIN": "OWNERSHIP"},
+            admin_roles=["ML_ADMIN"],
+            revoke_missing=True,
+            revoke_implicit=True,
+            reason="lock down",
+        )
+    )
+    assert [r["grantee"] for r in result["plans"][0]["revoke"]] == ["user:admin"]
     assert {(g.grantee, g.privilege) for g in hook.list_grants("churn")} == {("ML_ADMIN", "OWNERSHIP")}
     log = parse_log(hook.get_model_tags("churn")[tags.AUDIT_LOG])
     changes = [(r.action, r.after["grantee"], r.before["privilege"], r.after["privilege"]) for r in log]

@@ -11,6 +11,8 @@ from mlflow import MlflowClient
 
 from airflow_registry_provider import tags
 from airflow_registry_provider.assets import MODEL_EVENTS_ALIAS
+from airflow_registry_provider.exceptions import InvalidInputError
+from airflow_registry_provider.governance.audit import alias_history, parse_log
 from airflow_registry_provider.operators import (
     BatchInferenceOperator,
     LogModelOperator,
@@ -42,7 +44,7 @@ def test_log_model_records_lineage_signature_and_emits_asset(mlflow_registry: st
     paths = make_model_files(tmp_path)
     context = task_context("log_model")
     ref = _log(paths).execute(context)
-    assert ref == {
+    expected = {
         "registry_conn_id": "mlflow_default",
         "model_name": "churn",
         "version": "1",
@@ -50,6 +52,7 @@ def test_log_model_records_lineage_signature_and_emits_asset(mlflow_registry: st
         "uri": "models:/churn/1",
         "aliases": [],
     }
+    assert ref == {**expected, "model_version": expected}  # the one XCom shape
     mv = MlflowClient(mlflow_registry).get_model_version("churn", "1")
     assert mv.tags[tags.DAG_ID] == "test_dag" and mv.tags[tags.TASK_ID] == "log_model"
     assert mv.tags[tags.TRY_NUMBER] == "1"
@@ -86,7 +89,8 @@ def test_bad_input_names_the_field_and_leaves_registry_unchanged(
     mlflow_registry: str, tmp_path: Path, change: dict, field: str
 ) -> None:
     paths = make_model_files(tmp_path)
-    with pytest.raises(AirflowFailException, match=rf"^{field}: "):
+    # A literal value is refused when the DAG is parsed, a rendered one when the task runs.
+    with pytest.raises((AirflowFailException, InvalidInputError), match=rf"^{field}: "):
         _log(paths, **change).execute(task_context())
     assert _versions(mlflow_registry) == []
 
@@ -153,10 +157,11 @@ def test_gate_promote_rollback_cycle(mlflow_registry: str, tmp_path: Path) -> No
     )
     assert str(client.get_model_version_by_alias("churn", "champion").version) == "1"
     assert str(client.get_model_version_by_alias("churn", "previous_champion").version) == "2"
-    import json
-
-    history = json.loads(client.get_registered_model("churn").tags[tags.ALIAS_HISTORY])
-    assert [(h["version"], h["reason"]) for h in history] == [("1", "first"), ("2", "better"), ("1", "incident")]
+    # The audit trail is the alias history (PromoteVersion keeps no separate one).
+    records = parse_log(client.get_registered_model("churn").tags[tags.AUDIT_LOG])
+    history = [(span.version, span.reason) for span in alias_history(records, "champion")]
+    assert history == [("1", "first"), ("2", "better"), ("1", "incident")]
+    assert tags.ALIAS_HISTORY not in client.get_registered_model("churn").tags
 
 
 def test_rejected_candidate_is_tagged_and_never_promoted(mlflow_registry: str, tmp_path: Path) -> None:
@@ -174,8 +179,12 @@ def test_rejected_candidate_is_tagged_and_never_promoted(mlflow_registry: str, t
 
 def test_validate_bad_input(mlflow_registry: str, tmp_path: Path) -> None:
     v1 = _log(make_model_files(tmp_path)).execute(task_context())
-    with pytest.raises(AirflowFailException, match="^thresholds.accuracy: "):
-        _validate(v1, thresholds={"accuracy": "good"}).execute(task_context())
+    with pytest.raises(InvalidInputError, match="^thresholds.accuracy: "):  # refused when the DAG is parsed
+        _validate(v1, thresholds={"accuracy": "good"})
+    templated = _validate(v1, thresholds="{{ params.thresholds }}")
+    templated.thresholds = '{"accuracy": "good"}'  # as Jinja renders it without native rendering
+    with pytest.raises(AirflowFailException, match="^thresholds.accuracy: "):  # or when the task runs
+        templated.execute(task_context())
     with pytest.raises(AirflowFailException, match="^compare_to: .*reserved"):
         _validate(v1, thresholds={"accuracy": ">= 0"}, compare_to="latest").execute(task_context())
     with pytest.raises(AirflowFailException, match="^alias: .*reserved"):

@@ -18,6 +18,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_registry_provider import tags
 from airflow_registry_provider.assets import MODEL_EVENTS_ALIAS
+from airflow_registry_provider.governance.audit import parse_log
 from airflow_registry_provider.hooks.snowflake import METADATA_TAGS_KEY
 from airflow_registry_provider.operators import (
     BatchInferenceOperator,
@@ -70,7 +71,7 @@ def test_log_model_registers_on_snowflake_with_lineage(snowflake_double: Snowfla
 
     ref = operator.execute(context)
 
-    assert ref == {
+    expected = {
         "registry_conn_id": CONN,
         "model_name": "CHURN",
         "version": "V1_0_0",
@@ -78,6 +79,7 @@ def test_log_model_registers_on_snowflake_with_lineage(snowflake_double: Snowfla
         "uri": "snowflake://ML.REGISTRY.CHURN/V1_0_0",
         "aliases": [],
     }
+    assert ref == {**expected, "model_version": expected}  # the one XCom shape
     assert any(
         re.match(r"^CREATE MODEL ML\.REGISTRY\.CHURN WITH VERSION V1_0_0 FROM @", s) for s in _sql(snowflake_double)
     )
@@ -134,12 +136,14 @@ def test_gate_promote_rollback_and_batch_inference(snowflake_double: SnowflakeDo
     assert len([s for s in sql if "SET METADATA=" in s]) == 1
     assert _metadata(snowflake_double, "V1_0_0")[METADATA_TAGS_KEY][tags.VALIDATION_STATUS] == "passed"
 
-    # PromoteVersion: alias, default version, promotion tags, alias history.
+    # PromoteVersion: alias, default version, promotion tags with the move's audit record.
     snowflake_double.reset_log()
     first = _promote(model_version=v1, reason="first").execute(task_context())
     assert first["previous_version"] is None
     assert "ALTER MODEL ML.REGISTRY.CHURN VERSION V1_0_0 SET ALIAS = CHAMPION" in _sql(snowflake_double)
-    assert "ALTER MODEL ML.REGISTRY.CHURN SET DEFAULT_VERSION = V1_0_0" in _sql(snowflake_double)
+    # The first version is the default already: nothing to set.
+    assert snowflake_double.model("CHURN").default_version == "V1_0_0"
+    assert not [s for s in _sql(snowflake_double) if "SET DEFAULT_VERSION" in s]
 
     (tmp_path / "two").mkdir()
     v2 = _log(make_model_files(tmp_path / "two", seed=1), "1.0.1", metrics={"accuracy": 0.95}).execute(task_context())
@@ -151,8 +155,11 @@ def test_gate_promote_rollback_and_batch_inference(snowflake_double: SnowflakeDo
     assert snowflake_double.model("CHURN").default_version == "V1_0_1"
     promoted = _metadata(snowflake_double, "V1_0_1")[METADATA_TAGS_KEY]
     assert (promoted[tags.PROMOTED_BY], promoted[tags.PROMOTION_REASON]) == ("bob", "better")
-    history = json.loads(snowflake_double.model("CHURN").tags["ML.REGISTRY.airflow_registry.alias_history"])
-    assert history[-1]["version"] == "V1_0_1"
+    assert "ALTER MODEL ML.REGISTRY.CHURN SET DEFAULT_VERSION = V1_0_1" in _sql(snowflake_double)
+    moves = [r for r in parse_log(promoted[tags.AUDIT_LOG]) if r.action == "alias"]
+    assert [(r.before, r.after) for r in moves] == [
+        ({"alias": "CHAMPION", "version": "V1_0_0"}, {"alias": "CHAMPION", "version": "V1_0_1"})
+    ]
 
     # BatchInference from a table, with the champion, in the warehouse.
     scoring = make_data(40, seed=7)[FEATURES].assign(customer_id=range(40))

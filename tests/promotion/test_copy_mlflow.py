@@ -135,7 +135,6 @@ def test_a_mismatch_after_the_copy_deletes_the_new_version(
         ({"source_registry_conn_id": "no_such_conn"}, InvalidInputError, "source_registry_conn_id"),
         ({"model_version": {"model_name": "churn", "version": "1"}}, InvalidInputError, "source_registry_conn_id"),
         ({"target_model_name": "bad/name"}, InvalidInputError, "target_model_name"),
-        ({"model_version": "not a reference"}, InvalidInputError, "model_version"),
     ],
 )
 def test_bad_input_names_the_field_and_creates_nothing(
@@ -146,3 +145,95 @@ def test_bad_input_names_the_field_and_creates_nothing(
         _copy(change.pop("model_version", registries["source"]), **change).execute(task_context())
     assert isinstance(info.value.__cause__, error)
     assert registry_state(registries["uris"]["prd"]) == state
+
+
+def test_a_source_without_manifest_needs_allow_unverified(registries: dict[str, Any]) -> None:
+    source = registries["source"]
+    client = MlflowClient(registries["uris"]["dev"])
+    for key in (tags.MODEL_MANIFEST, tags.MODEL_SHA256):
+        client.delete_model_version_tag("churn", source.version, key)
+    state = registry_state(registries["uris"]["prd"])
+    with pytest.raises(AirflowFailException, match="has no model manifest") as info:
+        _copy(source).execute(task_context())
+    assert isinstance(info.value.__cause__, IntegrityError)
+    assert registry_state(registries["uris"]["prd"]) == state
+
+    result = _copy(source, allow_unverified="true").execute(task_context())
+    # The copy records the manifest of the files it stored: from now on it is verifiable.
+    copied = MlflowRegistryHook("prd").get_version("churn", result["version"])
+    assert copied.tags[tags.MODEL_SHA256] == integrity.manifest_digest(
+        integrity.file_manifest(stored_dir(registries["uris"]["prd"], "churn", copied.version))
+    )
+
+
+def test_a_version_name_the_target_already_holds_is_a_conflict(registries: dict[str, Any]) -> None:
+    other = registries["tmp"] / "other"
+    other.mkdir()
+    paths = make_model_files(other, seed=3)
+    other_tags = {tags.VERSION_NAME: "1.0.0", tags.ARTIFACT_SHA256: "another"}
+    MlflowRegistryHook("prd").register_version(
+        "churn", _package(paths, "1.0.0", artifact_sha256="another", tags=other_tags)
+    )
+    state = registry_state(registries["uris"]["prd"])
+    with pytest.raises(AirflowFailException, match="^target_model_name: '1.0.0' already exists"):
+        _copy(registries["source"]).execute(task_context())
+    assert registry_state(registries["uris"]["prd"]) == state
+    # Into another model of the target it goes.
+    assert _copy(registries["source"], target_model_name="churn_prd").execute(task_context())["copied"]
+
+
+def test_a_source_without_a_version_name_is_refused(registries: dict[str, Any]) -> None:
+    client = MlflowClient(registries["uris"]["dev"])
+    bare = client.create_model_version("churn", registries["source"].uri, tags={})
+    with pytest.raises(AirflowFailException, match="^model_version: .* has no semantic version name"):
+        _copy({"registry_conn_id": "dev", "model_name": "churn", "version": bare.version}).execute(task_context())
+
+
+def test_a_found_copy_is_verified_and_left_alone_when_it_differs(registries: dict[str, Any]) -> None:
+    first = _copy(registries["source"]).execute(task_context())
+    stored = stored_dir(registries["uris"]["prd"], "churn", first["version"])
+    (stored / "model.pkl").write_bytes(b"changed after the copy")
+    with pytest.raises(AirflowFailException, match=r"existing copy .* left as it is.*model\.pkl") as info:
+        _copy(registries["source"]).execute(task_context())
+    assert isinstance(info.value.__cause__, IntegrityError)
+    assert [v.version for v in MlflowRegistryHook("prd").iter_versions("churn")] == [first["version"]]
+
+
+def test_a_literal_that_is_no_reference_fails_when_the_dag_is_parsed() -> None:
+    with pytest.raises(InvalidInputError, match="^model_version: "):
+        CopyVersionOperator(task_id="copy", model_version="not a reference", target_registry_conn_id="prd")
+    with pytest.raises(TypeError, match="target_registry_conn_id"):
+        CopyVersionOperator(task_id="copy", model_version="{}", target_registry_conn_id="prd", registry_conn_id="x")
+
+
+def test_rendered_templates_are_checked_before_execute(registries: dict[str, Any]) -> None:
+    ref = registries["source"].ref("dev")
+    operator = CopyVersionOperator(
+        task_id="copy", model_version="{{ params.ref }}", target_registry_conn_id="{{ params.target }}"
+    )
+    operator.render_template_fields({"params": {"ref": ref, "target": "prd"}})  # a dict rendered as str
+    assert operator.source_ref["model_name"] == "churn"
+    assert operator.execute(task_context())["registry_conn_id"] == "prd"
+
+    bad = CopyVersionOperator(task_id="copy", model_version="{{ params.ref }}", target_registry_conn_id="prd")
+    with pytest.raises(AirflowFailException, match="^model_version: "):
+        bad.render_template_fields({"params": {"ref": "nope"}})
+
+
+def test_a_retry_completes_a_lost_audit_record_once(registries: dict[str, Any]) -> None:
+    """A try that copied and verified but lost its audit record: its retry writes the record, once."""
+    first = _copy(registries["source"]).execute(task_context())
+    client = MlflowClient(registries["uris"]["prd"])
+    client.delete_registered_model_tag("churn", tags.AUDIT_LOG)  # as if the record's write had been lost
+
+    def records() -> list[tuple[str, str]]:
+        log = MlflowRegistryHook("prd").get_model_tags("churn").get(tags.AUDIT_LOG, "[]")
+        return [(r["action"], r["run_id"]) for r in json.loads(log)]
+
+    for _ in range(2):
+        again = _copy(registries["source"]).execute(task_context())
+        assert (again["copied"], again["version"]) == (False, first["version"])
+        assert records() == [("register", "manual__test")]
+    # Another run finding the copy records nothing: it changed nothing.
+    _copy(registries["source"]).execute(task_context(run_id="scheduled__later"))
+    assert records() == [("register", "manual__test")]

@@ -110,12 +110,6 @@ def _audit(tags_: dict[str, str]) -> list[dict[str, Any]]:
     return json.loads(tags_.get(tags.AUDIT_LOG, "[]"))
 
 
-# Until the operators branch lands: a retry that finds its version (or its alias move) in
-# place returns without writing the audit record / promotion tags the first attempt lost
-# (PLAN.md: "a retry writes a missing record once"; issue 10.5: retries converge).
-CONVERGE_ON_RETRY = pytest.mark.xfail(
-    strict=True, reason="operators branch: a retry completes the record and tags a lost attempt did not write"
-)
 REGISTER_FAULTS = {
     "before_register": ("create_model_version", "before", 1),
     "after_register_before_tags": ("create_model_version", "after", 1),
@@ -123,13 +117,7 @@ REGISTER_FAULTS = {
 }
 
 
-@pytest.mark.parametrize(
-    "point",
-    [
-        pytest.param(p, marks=CONVERGE_ON_RETRY) if p == "after_register_before_tags" else p
-        for p in sorted(REGISTER_FAULTS)
-    ],
-)
+@pytest.mark.parametrize("point", sorted(REGISTER_FAULTS))
 def test_log_model_converges_after_the_server_dies(registry: MlflowServer, tmp_path: Path, point: str) -> None:
     from mlflow import MlflowClient
 
@@ -163,25 +151,27 @@ def test_log_model_converges_after_the_server_dies(registry: MlflowServer, tmp_p
     mv = client.get_model_version(model, "1")
     assert mv.tags[tags.VERSION_NAME] == "1.0.0" and mv.tags[tags.FLAVOR] == "sklearn"
     assert mv.tags[tags.REFERENCE_PROFILE], "the drift profile was stored"
-    assert [r["action"] for r in _audit(mv.tags)] == ["register"], "one record of the registration"
+    # One record of the registration, one of the stored drift profile.
+    assert [r["action"] for r in _audit(mv.tags)] == ["register", "artifact"]
     model_log = _audit(client.get_registered_model(model).tags)
-    assert [r["action"] for r in model_log] == ["register"]
+    assert [r["action"] for r in model_log] == ["register", "artifact"]
 
 
 PROMOTE_FAULTS = {
     "before_previous_alias": ("set_registered_model_alias", "before", 1),
     "between_the_two_aliases": ("set_registered_model_alias", "before", 2),
     "after_the_alias_moved": ("set_registered_model_alias", "after", 2),
+    # stage="Production": the retry finds both aliases moved and must still set the stage.
+    "after_the_alias_moved_with_stage": ("set_registered_model_alias", "after", 2),
+    "after_the_stage": ("transition_model_version_stage", "after", 1),
 }
 
 
-@pytest.mark.parametrize(
-    "point",
-    [pytest.param(p, marks=CONVERGE_ON_RETRY) if p == "after_the_alias_moved" else p for p in sorted(PROMOTE_FAULTS)],
-)
+@pytest.mark.parametrize("point", sorted(PROMOTE_FAULTS))
 def test_promotion_is_never_half_applied(registry: MlflowServer, tmp_path: Path, point: str) -> None:
     from mlflow import MlflowClient
 
+    from airflow_registry_provider.alias_lease import lease_key
     from airflow_registry_provider.operators import LogModelOperator, PromoteVersionOperator
     from tests.helpers import make_model_files, task_context
 
@@ -204,7 +194,10 @@ def test_promotion_is_never_half_applied(registry: MlflowServer, tmp_path: Path,
     def promote(try_number: int) -> dict:
         context = task_context("promote", run_id="manual__promote")
         context["ti"].try_number = try_number
-        return PromoteVersionOperator(task_id="promote", model_version=refs[1], reason="better").execute(context)
+        stage = "Production" if "stage" in point else None
+        return PromoteVersionOperator(task_id="promote", model_version=refs[1], reason="better", stage=stage).execute(
+            context
+        )
 
     method, when, call = PROMOTE_FAULTS[point]
     _, retry = _attempts(promote, registry, lambda: _inject(method, when, registry, call=call))
@@ -219,3 +212,12 @@ def test_promotion_is_never_half_applied(registry: MlflowServer, tmp_path: Path,
     assert len(champion_moves) == 1, "one record of the champion move"
     assert champion_moves[0]["before"]["version"] == refs[0]["version"]
     assert champion_moves[0]["after"]["version"] == refs[1]["version"]
+    assert len([r for r in moves if r["after"]["alias"] == "previous_champion"]) == 1
+    stages = [r for r in _audit(client.get_registered_model(model).tags) if r["action"] == "stage"]
+    if "stage" in point:
+        assert client.get_model_version(model, refs[1]["version"]).current_stage == "Production"
+        assert len(stages) == 1, "one record of the stage"
+    else:
+        assert stages == []
+    assert retry[1]["previous_version"] == refs[0]["version"], "the retry reports the clean run's move"
+    assert client.get_registered_model(model).tags.get(lease_key("champion")) == "", "the lease is free"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -118,11 +119,6 @@ def _create_audit_table(conn_id: str) -> None:
     sql_hook(conn_id).run(create_table_sql(DEFAULT_TABLE))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="operators branch (audit_trail.py): concurrent CREATE TABLE IF NOT EXISTS on PostgreSQL raises "
-    "UniqueViolation on pg_type; the sink must treat a table created meanwhile as created",
-)
 def test_first_audit_writes_in_parallel_create_the_table(audit_db: str) -> None:
     from airflow_registry_provider.audit_trail import AuditTrail, _Pending, read_sql_records
     from airflow_registry_provider.hooks.mlflow import MlflowRegistryHook
@@ -146,14 +142,10 @@ def _record(i: int):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="operators branch: concurrent promotions on one alias must be serialised (PromoteVersion reads the "
-    "holder, then moves it; interleaved moves leave an audit trail whose last move is not the alias's holder)",
-)
 def test_8_concurrent_promotions_leave_one_consistent_champion(registry: str, audit_db: str, tmp_path: Path) -> None:
     from mlflow import MlflowClient
 
+    from airflow_registry_provider.alias_lease import lease_key
     from airflow_registry_provider.audit_trail import read_sql_records
     from airflow_registry_provider.operators import PromoteVersionOperator
     from tests.helpers import make_model_files, task_context
@@ -174,9 +166,10 @@ def test_8_concurrent_promotions_leave_one_consistent_champion(registry: str, au
         )
         return operator.execute(task_context("promote", run_id=f"manual__promote{i}"))
 
-    results = run_parallel(
-        promote, 8, barrier_at="mlflow.store.model_registry.rest_store.RestStore.set_registered_model_alias"
-    )
+    # Lined up where the race is: all 8 contend for the alias lease at once.
+    started = time.monotonic()
+    results = run_parallel(promote, 8, barrier_at="airflow_registry_provider.alias_lease.AliasLease.acquire")
+    print(f"8 concurrent promotions: {time.monotonic() - started:.1f} s")
     assert errors(results) == []
     champion = client.get_model_version_by_alias(model, "champion").version
     assert champion in {ref["version"] for ref in refs}
@@ -194,6 +187,11 @@ def test_8_concurrent_promotions_leave_one_consistent_champion(registry: str, au
     chain = sorted(moves, key=lambda r: r.at)
     for before, after in itertools.pairwise(chain):
         assert (after.before or {}).get("version") == before.version
+    # Each task's XCom names the move it made; the lease is free again.
+    assert sorted(value["previous_version"] or "" for _, value in results) == sorted(
+        (r.before or {}).get("version") or "" for r in moves
+    )
+    assert client.get_registered_model(model).tags.get(lease_key("champion")) == ""
 
 
 def test_a_lost_version_number_race_is_retried_without_duplicates(
@@ -238,3 +236,29 @@ def test_first_registrations_in_parallel_share_one_experiment(
 
     results = run_parallel(register, 8, barrier_at="mlflow.store.tracking.rest_store.RestStore.create_experiment")
     assert errors(results) == []
+
+
+def test_the_audit_database_lock_lets_one_holder_in_at_a_time(audit_db: str) -> None:
+    """PromoteVersion's strict exclusion where the audit sink is PostgreSQL: a second holder waits."""
+    import threading
+
+    from airflow_registry_provider.audit_trail import AuditTrail
+    from airflow_registry_provider.hooks.mlflow import MlflowRegistryHook
+
+    def trail() -> AuditTrail:
+        return AuditTrail(MlflowRegistryHook(), actor="alice", sql_conn_id=audit_db)
+
+    entered = threading.Event()
+
+    def second() -> None:
+        with trail().exclusive("mlflow_default/churn/champion"):
+            entered.set()
+
+    with trail().exclusive("mlflow_default/churn/champion"):
+        waiter = threading.Thread(target=second)
+        waiter.start()
+        assert not entered.wait(1.0), "the second holder waits while the first holds the lock"
+        with trail().exclusive("mlflow_default/churn/challenger"):
+            pass  # another alias is not blocked
+    assert entered.wait(10.0), "and enters once the first has left"
+    waiter.join(timeout=10)

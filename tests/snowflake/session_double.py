@@ -296,12 +296,21 @@ class SnowflakeDouble(GrantScripts):
             (rf"^CREATE STAGE IF NOT EXISTS ({_NAME})(?: |$)", self._create_stage),
             (rf"^CREATE MODEL ({_NAME}) WITH VERSION ({_PART}) FROM @({_NAME})/(\S+)$", self._create_model),
             (rf"^ALTER MODEL ({_NAME}) ADD VERSION ({_PART}) FROM @({_NAME})/(\S+)$", self._add_version),
+            (
+                rf"^CREATE MODEL ({_NAME}) WITH VERSION ({_PART}) FROM MODEL ({_NAME}) VERSION ({_PART})$",
+                self._create_model_from_version,
+            ),
+            (
+                rf"^ALTER MODEL ({_NAME}) ADD VERSION ({_PART}) FROM MODEL ({_NAME}) VERSION ({_PART})$",
+                self._add_version_from_version,
+            ),
             (rf"^ALTER MODEL ({_NAME}) MODIFY VERSION ({_PART}) SET COMMENT={_DOLLARS}$", self._version_comment),
             (rf"^ALTER MODEL ({_NAME}) MODIFY VERSION ({_PART}) SET METADATA={_DOLLARS}$", self._version_metadata),
             (rf"^ALTER MODEL ({_NAME}) VERSION ({_PART}) SET ALIAS = ({_PART})$", self._set_alias),
             (rf"^ALTER MODEL ({_NAME}) VERSION ({_PART}) UNSET ALIAS$", self._unset_alias),
             (rf"^ALTER MODEL ({_NAME}) SET DEFAULT_VERSION = ({_PART})$", self._set_default),
             (rf"^ALTER MODEL ({_NAME}) DROP VERSION ({_PART})$", self._drop_version),
+            (rf"^DROP MODEL ({_NAME})$", self._drop_model),
             (rf"^COMMENT ON MODEL ({_NAME}) IS {_DOLLARS}$", self._model_comment),
             (rf"^CREATE TAG IF NOT EXISTS ({_NAME})(?: |$)", self._create_tag),
             (rf"^ALTER MODEL ({_NAME}) SET TAG ({_NAME}) = {_DOLLARS}$", self._set_tag),
@@ -583,22 +592,52 @@ class SnowflakeDouble(GrantScripts):
         if model.default_version is None:
             model.default_version = name
 
-    def _create_model(self, m: re.Match[str], describe: bool = False, **_: Any) -> Result:
-        database, schema, name = self._resolve(m.group(1))
+    def _new_model(self, name_ref: str, describe: bool, first_version: Callable[[ModelState], None]) -> Result:
+        """``CREATE MODEL … WITH VERSION …``: ``first_version`` adds the version to the new model."""
+        database, schema, name = self._resolve(name_ref)
         state = self._create_in_schema("MODEL", database, schema)
         if name in state.models:
             raise DoubleSQLError(f"Object '{name}' already exists.", errno=_ALREADY_EXISTS)
         if not describe:
             model = ModelState(name)
-            self._new_version(model, m.group(2), m.group(3), m.group(4))
+            first_version(model)
             state.models[name] = model
             self.acl.create(("MODEL", f"{database}.{schema}.{name}"), self.current_role, schema=f"{database}.{schema}")
         return _status(f"Model {name} successfully created.")
+
+    def _create_model(self, m: re.Match[str], describe: bool = False, **_: Any) -> Result:
+        return self._new_model(
+            m.group(1), describe, lambda model: self._new_version(model, m.group(2), m.group(3), m.group(4))
+        )
 
     def _add_version(self, m: re.Match[str], describe: bool = False, **_: Any) -> Result:
         model = self._owned_model(m.group(1))
         if not describe:
             self._new_version(model, m.group(2), m.group(3), m.group(4))
+        return _status()
+
+    def _copied_version(self, model: ModelState, version_ref: str, source_model: str, source_version: str) -> None:
+        """A version copied from another model's: the files only (metadata and comment start empty).
+
+        Reading the source takes USAGE (or OWNERSHIP) on it, as Snowflake's copy does.
+        """
+        source = self._version_state(self._model_state(source_model, "USAGE"), source_version)
+        name = unquote(version_ref)
+        if name in model.versions:
+            raise DoubleSQLError(f"Model version '{name}' already exists.", errno=_ALREADY_EXISTS)
+        model.versions[name] = VersionState(name=name, files=dict(source.files))
+        if model.default_version is None:
+            model.default_version = name
+
+    def _create_model_from_version(self, m: re.Match[str], describe: bool = False, **_: Any) -> Result:
+        return self._new_model(
+            m.group(1), describe, lambda model: self._copied_version(model, m.group(2), m.group(3), m.group(4))
+        )
+
+    def _add_version_from_version(self, m: re.Match[str], describe: bool = False, **_: Any) -> Result:
+        model = self._owned_model(m.group(1))
+        if not describe:
+            self._copied_version(model, m.group(2), m.group(3), m.group(4))
         return _status()
 
     def _version_comment(self, m: re.Match[str], describe: bool = False, **_: Any) -> Result:
@@ -655,6 +694,14 @@ class SnowflakeDouble(GrantScripts):
         if not describe:
             del model.versions[version.name]
         return _status()
+
+    def _drop_model(self, m: re.Match[str], describe: bool = False, **_: Any) -> Result:
+        database, schema, name = self._resolve(m.group(1))
+        self._owned_model(m.group(1))
+        if not describe:
+            del self._schema(database, schema).models[name]
+            self.acl.drop(("MODEL", f"{database}.{schema}.{name}"))
+        return _status(f"{name} successfully dropped.")
 
     def _model_comment(self, m: re.Match[str], describe: bool = False, **_: Any) -> Result:
         model = self._owned_model(m.group(1))

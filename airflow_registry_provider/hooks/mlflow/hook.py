@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities.model_registry import ModelVersion as MlflowModelVersion
 
+    from airflow_registry_provider.copying import NativeSource
     from airflow_registry_provider.hooks.mlflow.rest import RestReads
 
 
@@ -483,3 +484,11 @@ class MlflowRegistryHook(RegistryHook):
             found = copying.find_copy(reads, model_name, source_digest)
             # search results leave aliases and metrics out: read the version itself
             return None if found is None else self.get_version(model_name, str(found.version))
+
+    def native_copy_source(
+        self, model_name: str, version: str, workdir: str, *, allow_unverified: bool = False
+    ) -> NativeSource:
+        from airflow_registry_provider.hooks.mlflow import copying
+
+        model_dir = self.download_model(model_name, version, workdir, allow_unverified=allow_unverified)
+        return copying.native_source(model_dir, f"version {version} of {model_name!r}")

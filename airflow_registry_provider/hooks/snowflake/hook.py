@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from airflow_registry_provider.exceptions import InvalidInputError, PrivilegeError
-from airflow_registry_provider.hooks.base import ModelPackage
+from airflow_registry_provider.hooks.base import ModelPackage, RegistryHook
 from airflow_registry_provider.hooks.snowflake import library, metadata, model_files, names, packaging, stage
 from airflow_registry_provider.hooks.snowflake.alias_ops import AliasesMixin
 from airflow_registry_provider.hooks.snowflake.connection import snowsight_base
@@ -285,6 +285,29 @@ class SnowflakeRegistryHook(GrantsMixin, AliasesMixin, ServingMixin, SnowflakeCo
             f"{base}/#/data/databases/{settings.database}/schemas/{settings.schema}/model/"
             f"{self.validate_model_name(model_name)}/version/{names.version_id(version)}"
         )
+
+    # -- copies between registries (see copying.py) ------------------------------------------
+    def registry_location(self) -> str:
+        """``snowflake-ml://<account>/<DATABASE>.<SCHEMA>``."""
+        return f"snowflake-ml://{self.settings.account.lower() or 'account'}/{self.location}"
+
+    def copy_version_from(
+        self,
+        source_hook: RegistryHook,
+        source: ModelVersion,
+        model_name: str,
+        *,
+        tags: Mapping[str, str],
+        metrics: Mapping[str, float],
+    ) -> ModelVersion:
+        from airflow_registry_provider.hooks.snowflake import copying
+
+        return copying.copy_version(self, source_hook, source, model_name, tags=tags, metrics=metrics)
+
+    def discard_copy(self, model_name: str, version: str) -> None:
+        from airflow_registry_provider.hooks.snowflake import copying
+
+        copying.discard_copy(self, model_name, version)
 
 
 __all__ = ["SnowflakeRegistryHook"]
