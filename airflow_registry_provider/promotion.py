@@ -28,11 +28,11 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import TaskGroup, chain, get_current_context, task
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_registry_provider import tags as tag_keys
 from airflow_registry_provider.environments import EnvironmentsConfig, load_environments
-from airflow_registry_provider.exceptions import InvalidInputError, UnsupportedOperationError
+from airflow_registry_provider.exceptions import InvalidInputError
 from airflow_registry_provider.operators.approval import RegistryApprovalOperator
 from airflow_registry_provider.operators.base import BaseRegistryOperator
 from airflow_registry_provider.operators.copy_version import CopyVersionOperator
@@ -42,8 +42,6 @@ from airflow_registry_provider.operators.rollback import RollbackOperator, rolle
 from airflow_registry_provider.operators.validate_metrics import ValidateMetricsOperator
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
-
     from airflow_registry_provider.environments import Checks, Environment
     from airflow_registry_provider.model_version import ModelVersion, ModelVersionRef
 
@@ -170,18 +168,6 @@ def step_source(route: list[str] | None, source: dict[str, Any] | None, environm
     return promoted
 
 
-class _EnvironmentGrantOperator(GrantModelOperator):
-    """GrantModel that skips, with the reason in its log, on a registry without access control."""
-
-    def execute(self, context: Context) -> dict[str, Any]:
-        try:
-            return super().execute(context)
-        except AirflowFailException as err:
-            if isinstance(err.__cause__, UnsupportedOperationError):
-                raise AirflowSkipException(f"Grants not applied: {err.__cause__}") from err
-            raise
-
-
 def _check(task_id: str, env: Environment, checks: Checks, model_version: Any, **kwargs: Any) -> Any:
     return ValidateMetricsOperator(
         task_id=task_id,
@@ -252,7 +238,8 @@ def promotion_step(
         gate >> promote
         promoted: Any = promote.output
         if env.grants:
-            grant = _EnvironmentGrantOperator(
+            # Skipped, with the reason in its log, where the registry has no access control.
+            grant = GrantModelOperator(
                 task_id="grant",
                 registry_conn_id=env.registry_conn_id,
                 model_name=env.model_name,

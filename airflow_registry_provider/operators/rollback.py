@@ -54,7 +54,6 @@ class RollbackOperator(BaseRegistryOperator):
     :param lineage: References of the versions ``promotion``'s version was copied from
         (other registries allowed): tagged too, so that the source is not promoted again.
     :param environment: Name of the environment, recorded with the rollback.
-    :param registry_conn_id: The registry; default the ``promotion`` reference's.
     :return: (XCom) the restored version's reference (``version`` None when the alias was
         removed) with ``rolled_back_version`` and ``reason``.
     """
@@ -79,10 +78,9 @@ class RollbackOperator(BaseRegistryOperator):
         alias: str = "champion",
         lineage: Sequence[ModelVersionRef | str] | None = None,
         environment: str | None = None,
-        registry_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(registry_conn_id=registry_conn_id or "", **kwargs)
+        super().__init__(**kwargs)
         self.promotion = promotion
         self.reason = reason
         self.alias = alias
@@ -94,7 +92,7 @@ class RollbackOperator(BaseRegistryOperator):
             raise AirflowSkipException("Nothing was promoted: nothing to roll back.")
         with self.fail_fast_on_bad_input():
             ref = parse_ref(self.promotion, "promotion")
-            self.registry_conn_id = self.registry_conn_id or ref["registry_conn_id"]
+            self.adopt_connection(ref)
             previous = self._previous_version()
             model_name = self.hook.validate_model_name(ref["model_name"])
             alias = self.hook.validate_alias(self.alias)
@@ -104,7 +102,10 @@ class RollbackOperator(BaseRegistryOperator):
         reason = self._reason(failed.tags)
         trail = self.audit_trail(context)
         holder = current.version if current else None
-        if holder == failed.version:
+        if previous == failed.version:
+            # PromoteVersion found the alias already on this version: there is nothing older to restore.
+            self.log.warning("%r of %s was on version %s before this run: left there.", alias, model_name, previous)
+        elif holder == failed.version:
             if previous is None:
                 self.hook.delete_alias(model_name, alias)
             else:
