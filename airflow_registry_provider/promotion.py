@@ -33,6 +33,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 from airflow_registry_provider import tags as tag_keys
 from airflow_registry_provider.environments import EnvironmentsConfig, load_environments
 from airflow_registry_provider.exceptions import InvalidInputError
+from airflow_registry_provider.model_version import parse_structured
 from airflow_registry_provider.operators.approval import RegistryApprovalOperator
 from airflow_registry_provider.operators.base import BaseRegistryOperator
 from airflow_registry_provider.operators.copy_version import CopyVersionOperator
@@ -140,15 +141,9 @@ def _as_list(value: Sequence[str] | str | None) -> list[str] | None:
     """A route param, also when rendered to a string ("DEV,SIT" or "['DEV', 'SIT']")."""
     if value is None or value == "":
         return None
-    if isinstance(value, str):
-        import ast
-
-        text = value.strip()
-        if text.startswith("["):
-            parsed = ast.literal_eval(text)
-            return [str(v) for v in parsed]
-        return [part.strip() for part in text.split(",") if part.strip()]
-    return [str(v) for v in value]
+    if isinstance(value, str) and not value.strip().startswith("["):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return [str(v) for v in parse_structured(value, "route", (list, tuple))]
 
 
 # -- one environment -----------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -13,7 +12,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from airflow_registry_provider import tags as tag_keys
 from airflow_registry_provider.exceptions import InvalidInputError
 from airflow_registry_provider.hooks.base import get_registry_hook
-from airflow_registry_provider.model_version import parse_ref
+from airflow_registry_provider.model_version import parse_ref, parse_structured
 from airflow_registry_provider.operators.base import BaseRegistryOperator, to_json
 
 if TYPE_CHECKING:
@@ -145,14 +144,8 @@ class RollbackOperator(BaseRegistryOperator):
         }
 
     def _previous_version(self) -> str | None:
-        promotion = self.promotion
-        if isinstance(promotion, str):
-            # Rendered without native objects, a dict arrives as JSON or as its str().
-            try:
-                promotion = json.loads(promotion)
-            except ValueError:
-                promotion = ast.literal_eval(promotion)
-        if not isinstance(promotion, Mapping) or "previous_version" not in promotion:
+        promotion = parse_structured(self.promotion, "promotion")
+        if "previous_version" not in promotion:
             raise InvalidInputError("promotion", "expected PromoteVersionOperator's output (with previous_version)")
         previous = promotion["previous_version"]
         return None if previous in (None, "") else str(previous)

@@ -118,7 +118,7 @@ def test_nothing_promoted_skips(registries: Registries) -> None:  # noqa: F811
     ("promotion", "message"),
     [
         ({"model_name": MODEL, "version": "1", "registry_conn_id": "mlflow_prd"}, "^promotion: expected Promote"),
-        ("not a reference", "^promotion: is not a model version reference"),
+        ("not a reference", "^promotion: cannot read"),
         ({"model_name": MODEL, "version": "9", "registry_conn_id": "mlflow_prd", "previous_version": "1"}, "9"),
     ],
 )
