@@ -16,6 +16,7 @@ from sklearn.linear_model import LogisticRegression
 
 from airflow_registry_provider import tags
 from airflow_registry_provider.artifacts import pinned_requirements
+from airflow_registry_provider.exceptions import ModelNotFoundError
 from airflow_registry_provider.hooks.base import ModelPackage
 from airflow_registry_provider.hooks.mlflow import MlflowRegistryHook
 from tests.cluster.harness import AirflowCluster, ClusterConfig, services_missing
@@ -108,7 +109,10 @@ class Registries:
         return version.version
 
     def champion(self, env: str) -> str | None:
-        found = self.hook(env).get_alias_version(MODEL, "champion")
+        try:
+            found = self.hook(env).get_alias_version(MODEL, "champion")
+        except ModelNotFoundError:  # nothing registered there yet
+            return None
         return found.version if found else None
 
     def versions(self, env: str) -> list[Any]:
