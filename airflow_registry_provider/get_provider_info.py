@@ -13,6 +13,7 @@ DOCS_URL = "https://pypi.org/project/airflow-registry-provider/"
 #: Every module of ``airflow_registry_provider.operators`` that defines operators
 #: (tests/test_provider.py checks this against the package).
 OPERATOR_MODULES = (
+    "approval",
     "audit",
     "batch_inference",
     "compare_versions",
@@ -23,6 +24,7 @@ OPERATOR_MODULES = (
     "model_card",
     "promote_version",
     "retention",
+    "rollback",
     "validate_metrics",
 )
 
@@ -59,6 +61,18 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "integration-name": REGISTRY,
                 "python-modules": [f"airflow_registry_provider.operators.{name}" for name in OPERATOR_MODULES],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": REGISTRY,
+                "python-modules": ["airflow_registry_provider.sensors.model_version"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": REGISTRY,
+                "python-modules": ["airflow_registry_provider.triggers.model_version"],
             }
         ],
         "hooks": [

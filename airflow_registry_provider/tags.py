@@ -35,6 +35,12 @@ PROMOTION_REASON = PREFIX + "promotion_reason"
 PROMOTION_RUN = PREFIX + "promotion_run"
 ALIAS_HISTORY = PREFIX + "alias_history"  # model tag, JSON list, capped
 
+# Environment promotion
+APPROVAL_STATUS = PREFIX + "approval_status"  # "approved" | "rejected"
+APPROVED_BY = PREFIX + "approved_by"  # who answered the approval (also on a rejection)
+APPROVED_AT = PREFIX + "approved_at"
+ROLLED_BACK = PREFIX + "rolled_back"  # JSON {at, reason, run, environment}: never promote this version again
+
 # Drift and governance
 REFERENCE_PROFILE = PREFIX + "reference_profile"  # artifact path of the drift reference profile
 DRIFT_SUMMARY = PREFIX + "drift_summary"

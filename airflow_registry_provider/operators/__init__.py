@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from airflow_registry_provider.operators.approval import RegistryApprovalOperator
     from airflow_registry_provider.operators.audit import AliasHistoryOperator
     from airflow_registry_provider.operators.batch_inference import BatchInferenceOperator
     from airflow_registry_provider.operators.compare_versions import CompareVersionsOperator
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from airflow_registry_provider.operators.model_card import ModelCardOperator
     from airflow_registry_provider.operators.promote_version import PromoteVersionOperator
     from airflow_registry_provider.operators.retention import RetentionOperator
+    from airflow_registry_provider.operators.rollback import RollbackOperator
     from airflow_registry_provider.operators.validate_metrics import ValidateMetricsOperator
 
 _EXPORTS = {
@@ -30,7 +32,9 @@ _EXPORTS = {
     "LogModelOperator": "log_model",
     "ModelCardOperator": "model_card",
     "PromoteVersionOperator": "promote_version",
+    "RegistryApprovalOperator": "approval",
     "RetentionOperator": "retention",
+    "RollbackOperator": "rollback",
     "ValidateMetricsOperator": "validate_metrics",
 }
 
@@ -43,7 +47,9 @@ __all__ = [
     "LogModelOperator",
     "ModelCardOperator",
     "PromoteVersionOperator",
+    "RegistryApprovalOperator",
     "RetentionOperator",
+    "RollbackOperator",
     "ValidateMetricsOperator",
 ]
 
