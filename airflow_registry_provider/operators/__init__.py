@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from airflow_registry_provider.operators.audit import AliasHistoryOperator
     from airflow_registry_provider.operators.batch_inference import BatchInferenceOperator
     from airflow_registry_provider.operators.compare_versions import CompareVersionsOperator
+    from airflow_registry_provider.operators.copy_version import CopyVersionOperator
     from airflow_registry_provider.operators.drift_check import DriftCheckOperator
     from airflow_registry_provider.operators.grant_model import GrantModelOperator
     from airflow_registry_provider.operators.log_model import LogModelOperator
@@ -27,6 +28,7 @@ _EXPORTS = {
     "AliasHistoryOperator": "audit",
     "BatchInferenceOperator": "batch_inference",
     "CompareVersionsOperator": "compare_versions",
+    "CopyVersionOperator": "copy_version",
     "DriftCheckOperator": "drift_check",
     "GrantModelOperator": "grant_model",
     "LogModelOperator": "log_model",
@@ -42,6 +44,7 @@ __all__ = [
     "AliasHistoryOperator",
     "BatchInferenceOperator",
     "CompareVersionsOperator",
+    "CopyVersionOperator",
     "DriftCheckOperator",
     "GrantModelOperator",
     "LogModelOperator",
