@@ -94,6 +94,7 @@ def test_the_mlflow_dev_champion_becomes_the_snowflake_prd_champion(
     # The signature comes from the MLflow signature.
     inputs = version.model_spec["signatures"]["predict"]["inputs"]
     mlflow_inputs = dev.hook("DEV").input_schema(MODEL, source)
+    assert mlflow_inputs is not None
     assert [(i["name"], i["type"]) for i in inputs] == copying.snowflake_feature_types(mlflow_inputs)
     metadata = json.loads(version.metadata or "{}")
     version_tags = metadata[METADATA_TAGS_KEY]
@@ -148,8 +149,9 @@ def test_a_flavor_the_warehouse_cannot_serve_copies_nothing_into_snowflake(
 ) -> None:
     import mlflow.pyfunc
     from mlflow.models import infer_signature
+    from mlflow.pyfunc import PythonModel
 
-    class Doubler(mlflow.pyfunc.PythonModel):
+    class Doubler(PythonModel):
         def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> Any:
             return model_input["f1"] * 2
 
