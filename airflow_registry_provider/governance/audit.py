@@ -229,15 +229,6 @@ class AliasSpan:
     actor: str | None = None
     reason: str | None = None
 
-    def change_key(self) -> tuple[Any, ...]:
-        """What the record says happened and which task did it; not when (a retry's record is
-        the same change as its lost attempt's)."""
-        data = self.to_dict()
-        return tuple(
-            json.dumps(data[key], sort_keys=True, default=str)
-            for key in ("model", "version", "action", "before", "after", "dag_id", "run_id", "task_id")
-        )
-
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["start"] = self.start.isoformat() if self.start else None
