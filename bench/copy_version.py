@@ -10,10 +10,14 @@ the source. Contenders, alternating for ``--rounds`` rounds (default 3) in this 
   target's store, registered with metrics, tags, lineage, then read back and verified;
 * plain: ``shutil.copytree`` of the version's directory in the source server's artifact
   store to a new temporary directory (no network, no registry, no verification);
+* http: a plain file copy between the two servers' artifact stores: each file read from
+  the source's artifact proxy and written to the target's (``requests``, one connection
+  each, no registry, no verification): the bytes' own cost of crossing servers;
 * transfer: MLflow's own artifact transfer of the same files, for reference
   (``download_artifacts`` from the source, ``log_artifacts`` into a run of the target).
 
-Medians and ratios are printed; target ours/plain <= 1.5.
+Medians and every ratio are printed; the issue's target is ours/plain <= 1.5 (the exit
+status); ours/http is the same comparison for files that must cross two servers.
 
 Run: ``.venv/bin/python bench/copy_version.py [--megabytes 50] [--rounds 3]``
 """
@@ -112,6 +116,21 @@ def _plain(stored: Path) -> float:
         return time.perf_counter() - started
 
 
+def _http(round_no: int, source_url: str, target_url: str, artifacts_root: Path, stored: Path) -> float:
+    import requests
+
+    files = sorted(p for p in stored.rglob("*") if p.is_file())
+    proxy = "/api/2.0/mlflow-artifacts/artifacts/"
+    with requests.Session() as reads, requests.Session() as writes:
+        started = time.perf_counter()
+        for path in files:
+            got = reads.get(source_url + proxy + path.relative_to(artifacts_root).as_posix(), timeout=120)
+            got.raise_for_status()
+            put = f"{target_url}{proxy}bench_http/{round_no}/{path.relative_to(stored).as_posix()}"
+            writes.put(put, data=got.content, timeout=120).raise_for_status()
+        return time.perf_counter() - started
+
+
 def _transfer(source_url: str, target_url: str, source: Any) -> float:
     import mlflow.artifacts
     from mlflow import MlflowClient
@@ -151,17 +170,20 @@ def main() -> int:
         stored = _stored_dir(source_server.url, source_server.root / "artifacts", source.version)
         size = sum(p.stat().st_size for p in stored.rglob("*") if p.is_file())
         print(f"source version {source.version}: {size / 1e6:.1f} MB in {stored}; {load_average()}")
-        times: dict[str, list[float]] = {"ours": [], "plain": [], "transfer": []}
+        times: dict[str, list[float]] = {"ours": [], "plain": [], "http": [], "transfer": []}
         for round_no in range(args.rounds):
             times["plain"].append(_plain(stored))
+            times["http"].append(
+                _http(round_no, source_server.url, target_server.url, source_server.root / "artifacts", stored)
+            )
             times["ours"].append(_ours(round_no, source))
             times["transfer"].append(_transfer(source_server.url, target_server.url, source))
             print(f"round {round_no + 1}: " + ", ".join(f"{k} {v[-1]:.3f}s" for k, v in times.items()))
         median = {k: statistics.median(v) for k, v in times.items()}
         ratio = median["ours"] / median["plain"]
         print(", ".join(f"median {k} {v:.3f}s" for k, v in median.items()))
-        transfer = median["transfer"]
-        print(f"transfer/plain {transfer / median['plain']:.2f}; ours/transfer {median['ours'] / transfer:.2f}")
+        pairs = (("http", "plain"), ("transfer", "plain"), ("ours", "http"), ("ours", "transfer"))
+        print("; ".join(f"{num}/{den} {median[num] / median[den]:.2f}" for num, den in pairs))
         verdict = "OK" if ratio <= TARGET else "FAIL"
         print(f"ours/plain {ratio:.2f} (target <= {TARGET}): {verdict}; after: {load_average()}")
     finally:

@@ -245,12 +245,16 @@ class CopyVersionOperator(BaseRegistryOperator):
         local = source_hook.download_model(
             source.model_name, source.version, f"{workdir}/source", allow_unverified=allow_unverified
         )
-        manifest = integrity.file_manifest(local)
-        expected = integrity.manifest_digest(manifest)
+        recorded = source.tags.get(tag_keys.MODEL_SHA256)
         if how == copying.FILES:
+            # download_model verified the files against the manifest this digest pins (a
+            # manifest changed since fails the copy's check): hashing them again adds nothing.
+            expected = recorded or integrity.manifest_digest(integrity.file_manifest(local))
             package = self._package(source, tags=tags, files_sha256=expected, source_uri=local)
             return (*self.hook.register_version(model_name, package), expected)
         # The backend copies the files itself: they are the ones just verified.
+        manifest = integrity.file_manifest(local)
+        expected = integrity.manifest_digest(manifest)
         tags.update(integrity.manifest_tags(manifest))
         version = self.hook.copy_version_from(source_hook, source, model_name, tags=tags, metrics=dict(source.metrics))
         return version, True, expected
