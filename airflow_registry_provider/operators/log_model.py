@@ -123,9 +123,14 @@ class LogModelOperator(BaseRegistryOperator):
         version, created = self.hook.register_version(self.model_name, package)
         # A retry that finds its version registered completes what the lost attempt did
         # not write: the registration record and the drift profile (each with its record).
+        # The record goes to every sink that lacks it (skip_recorded), so one the lost
+        # attempt wrote to the version but not to the model log or the SQL sink is completed.
+        ti = context["ti"]
+        registered = [r for r in parse_log(version.tags.get(tag_keys.AUDIT_LOG)) if r.action == "register"]
+        by_this_task = any((r.dag_id, r.run_id, r.task_id) == (ti.dag_id, ti.run_id, ti.task_id) for r in registered)
         trail = self.audit_trail(context)
-        with trail.batch():
-            if created or not any(r.action == "register" for r in parse_log(version.tags.get(tag_keys.AUDIT_LOG))):
+        with trail.batch(skip_recorded=not created):
+            if created or not registered or by_this_task:
                 trail.record(
                     "register",
                     model=version.model_name,
@@ -134,7 +139,7 @@ class LogModelOperator(BaseRegistryOperator):
                         "version_name": version.version_name,
                         "uri": version.uri,
                         "artifact_sha256": version.tags.get(tag_keys.ARTIFACT_SHA256),
-                        "metrics": dict(version.metrics),
+                        "metrics": dict(package.metrics),  # a found version may come without its run's metrics
                     },
                     reason=self.description,
                     version_tags=version.tags,
