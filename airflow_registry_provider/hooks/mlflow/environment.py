@@ -53,6 +53,8 @@ class _SharedScopes:
         self._active: _Key | None = None
         self._holders = 0
         self._waiting: Counter[_Key] = Counter()
+        # The waiters' keys in arrival order: when the lock is free, the oldest waiter's key goes first.
+        self._queue: list[_Key] = []
         self._saved: dict[str, str | None] = {}
         # (key, thread id) of the scope the current thread or task is inside.
         self._held: ContextVar[tuple[_Key, int] | None] = ContextVar("arp_mlflow_env_scope", default=None)
@@ -62,7 +64,7 @@ class _SharedScopes:
 
     def _may_enter(self, key: _Key) -> bool:
         if self._holders == 0:
-            return True
+            return self._queue[0] == key
         return self._active == key and not self._others_waiting(key)
 
     @contextmanager
@@ -83,12 +85,15 @@ class _SharedScopes:
             )
         with self._cond:
             self._waiting[key] += 1
+            self._queue.append(key)
             try:
                 self._cond.wait_for(lambda: self._may_enter(key))
             finally:
                 self._waiting[key] -= 1
                 if not self._waiting[key]:
                     del self._waiting[key]
+                self._queue.remove(key)  # one waiter of this key (which one does not matter)
+                self._cond.notify_all()  # the head of the queue may have changed
             if self._holders == 0:
                 self._saved = {name: os.environ.get(name) for name in values}
                 os.environ.update(values)
