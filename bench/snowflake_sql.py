@@ -142,11 +142,16 @@ def main(argv: list[str]) -> int:
     }
 
     # -- the hand-written direct use of the library --------------------------------------------
+    # Sessions the hand-written tasks opened: closed at the end of each, as a task must (ours
+    # closes its hook's session too, and that round trip is counted on both sides).
+    opened: list[Any] = []
+
     def session_and_registry(open_registry: bool = True) -> tuple[Any, Any]:
         from airflow.providers.snowflake.hooks.snowflake import SnowflakeHook
         from snowflake.ml.registry import Registry
 
         session = SnowflakeHook(snowflake_conn_id=CONN).get_snowpark_session()
+        opened.append(session)
         registry = Registry(session, database_name=DATABASE, schema_name=SCHEMA) if open_registry else None
         return session, registry
 
@@ -195,7 +200,11 @@ def main(argv: list[str]) -> int:
         set_tags(candidate, current, {tag_keys.VALIDATION_STATUS: "passed"})
 
     def record_promotion(session: Any, model: Any, promoted: Any, current: dict[str, Any]) -> None:
-        """Promotion tags on the version and the alias history model tag."""
+        """Promotion tags on the version and one model tag write.
+
+        The model tag (an alias history) stands in for what a promotion that is safe under
+        concurrency must also write; ours writes its lease instead (claim, plan, release).
+        """
         set_tags(promoted, current, {tag_keys.PROMOTED_BY: "alice"})
         model.show_tags()
         history_tag = f'{DATABASE}.{SCHEMA}."{tag_keys.ALIAS_HISTORY}"'
@@ -323,6 +332,8 @@ def main(argv: list[str]) -> int:
         double.add_table("SCORING", scoring)
         with double.installed(), quiet():
             run()
+            while opened:
+                opened.pop().close()
             log = list(double.log)  # before the double closes the sessions
         kinds = Counter(rt.kind for rt in log)
         return len(log), kinds, [f"{rt.kind:8} {' '.join(rt.sql.split())[:150]}" for rt in log]

@@ -53,17 +53,27 @@ class ReadCache:
         model_changed: bool = False,
         owner: str | None = None,
         dropped: bool = False,
+        listed: bool = True,
     ) -> None:
         """Forget what a write to ``model`` made stale.
 
-        Every write stales the versions listing (aliases, default, metadata, comment).
+        A write stales the versions listing (aliases, default, metadata, comment), except
+        one that ``SHOW VERSIONS`` does not show (``listed=False``: model tags) and a
+        metadata write that succeeded, whose document replaces its row's in place.
         ``metadata`` is the document just written to ``version`` (kept for the next
         read-modify-write; a failed write passes none and the version's is forgotten).
         ``model_changed``: the model row changed too (ownership moved); ``owner``: the
         model now exists, owned by that role (this hook created it).
         ``dropped``: ``version`` no longer exists.
         """
-        self.listings.pop(model, None)
+        rows = self.listings.get(model)
+        if metadata is not None and version is not None and rows is not None and version in rows:
+            if not (model_changed or dropped):
+                rows[version] = {**rows[version], "metadata": dict(metadata)}
+            else:
+                self.listings.pop(model, None)
+        elif listed:
+            self.listings.pop(model, None)
         if model_changed:
             self.models.pop(model, None)
         if owner is not None:

@@ -206,7 +206,7 @@ class SnowflakeRegistryHook(GrantsMixin, AliasesMixin, ServingMixin, SnowflakeCo
         self._require_owner(model_name, "tag it")
         self._roles.require([self._schema_need("CREATE TAG", "create the model's tags")])
         model = self._model(model_name)
-        with self._writing(model_name):
+        with self._writing(model_name, listed=False):
             for key, value in prepared.items():
                 tag = metadata.tag_name(self.location, key)
                 self._ensure(f"CREATE TAG IF NOT EXISTS {tag}", tag)
