@@ -72,6 +72,9 @@ collect_ignore = ["smoke"]
 # worker (``--dist loadgroup``, see scripts/test.sh), so each server starts once per run
 # rather than once per worker. A new server fixture: add its name here.
 SERVER_FIXTURES = ("mlflow_server", "mlflow_auth_server")
+#: Tests that run whole Airflow clusters or many PostgreSQL clients at once take turns on one
+#: worker: together they would exceed the shared PostgreSQL's ~100 connections.
+POSTGRES_HEAVY = pytest.mark.xdist_group("postgres_heavy")
 
 # Tool caches that may appear in the repository; anything else a run leaves there fails it.
 _CACHE_DIRS = {".git", ".venv", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis"}

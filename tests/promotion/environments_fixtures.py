@@ -151,7 +151,7 @@ class _Cluster(AirflowCluster):
         return super().api(method, path, body, user=user or "admin")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # stopped after each module: PostgreSQL connections are shared
 def promotion_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AirflowCluster, Registries]]:
     """A real Airflow (api-server, scheduler, dag-processor, triggerer, one Celery worker with
     one slot) running environment_promotion on four sqlite registries; users admin, alice

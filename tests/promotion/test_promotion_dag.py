@@ -22,7 +22,7 @@ from airflow_registry_provider.exceptions import InvalidInputError
 from airflow_registry_provider.operators.rollback import rolled_back
 from airflow_registry_provider.promotion import resolve_source
 from tests.cluster.harness import AirflowCluster, ApiError
-from tests.conftest import REPO
+from tests.conftest import POSTGRES_HEAVY, REPO
 from tests.promotion.environments_fixtures import (  # noqa: F401 - fixtures
     MODEL,
     Registries,
@@ -176,7 +176,7 @@ def _promoted_by_dev_champion(cluster: AirflowCluster, found: Registries) -> str
 
 @pytest.mark.integration
 @pytest.mark.slow
-@pytest.mark.xdist_group("promotion_cluster")
+@POSTGRES_HEAVY
 def test_the_dev_champion_goes_to_prd_with_an_allowed_approval(
     deployment: tuple[AirflowCluster, Registries],  # noqa: F811
 ) -> None:
@@ -219,7 +219,7 @@ def _seed_prd_champion(found: Registries) -> str:
 
 @pytest.mark.integration
 @pytest.mark.slow
-@pytest.mark.xdist_group("promotion_cluster")
+@POSTGRES_HEAVY
 def test_a_rejection_promotes_nothing(deployment: tuple[AirflowCluster, Registries]) -> None:  # noqa: F811
     airflow, found = deployment
     before = _seed_prd_champion(found)
@@ -240,7 +240,7 @@ def test_a_rejection_promotes_nothing(deployment: tuple[AirflowCluster, Registri
 
 @pytest.mark.integration
 @pytest.mark.slow
-@pytest.mark.xdist_group("promotion_cluster")
+@POSTGRES_HEAVY
 def test_a_failed_post_promotion_check_restores_the_previous_champion(
     deployment: tuple[AirflowCluster, Registries],  # noqa: F811
 ) -> None:

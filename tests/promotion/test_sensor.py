@@ -13,6 +13,7 @@ from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 from airflow_registry_provider.sensors.model_version import ModelVersionSensor
 from airflow_registry_provider.triggers.model_version import ModelVersionTrigger
 from tests.cluster.harness import AirflowCluster
+from tests.conftest import POSTGRES_HEAVY
 from tests.helpers import task_context
 from tests.promotion.environments_fixtures import (  # noqa: F401 - fixtures
     MODEL,
@@ -118,7 +119,7 @@ def test_bad_input_fails_at_once(registries: Registries, kwargs: dict[str, Any],
 
 @pytest.mark.integration
 @pytest.mark.slow
-@pytest.mark.xdist_group("promotion_cluster")
+@POSTGRES_HEAVY
 def test_the_sensor_waits_in_a_real_triggerer_without_a_worker_slot(
     deployment: tuple[AirflowCluster, Registries],  # noqa: F811
 ) -> None:

@@ -8,8 +8,9 @@ import pytest
 
 from tests.cluster.fixtures import start_cluster  # noqa: F401 - fixture
 from tests.cluster.harness import AirflowCluster
+from tests.conftest import POSTGRES_HEAVY
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, POSTGRES_HEAVY]
 PROBE_DAGS = Path(__file__).parent.parent / "cluster" / "dags"
 
 

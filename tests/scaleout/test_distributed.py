@@ -23,10 +23,10 @@ import pytest
 
 from tests.cluster.fixtures import start_cluster_module  # noqa: F401 - fixture
 from tests.cluster.harness import AirflowCluster
-from tests.conftest import REPO
+from tests.conftest import POSTGRES_HEAVY, REPO
 from tests.scaleout.servers import MlflowServer
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, POSTGRES_HEAVY]
 DAG_ID = "churn_model_lifecycle"
 MODEL = "dist_churn"
 PARTITIONS = 8

@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 
 from airflow_registry_provider import tags
+from tests.conftest import POSTGRES_HEAVY
 from tests.scaleout.parallel import errors, run_parallel
 from tests.scaleout.servers import MlflowServer
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, POSTGRES_HEAVY]
 MODEL = "concurrent_churn"
 
 
