@@ -15,8 +15,6 @@ per version and in one INSERT, which keeps bulk changes (retention) at one write
 
 from __future__ import annotations
 
-import random
-import time
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
@@ -48,8 +46,6 @@ if TYPE_CHECKING:
 #: Records kept in a version's / a model's registry log (the SQL table keeps everything).
 VERSION_LOG_RECORDS = 50
 MODEL_LOG_RECORDS = 200
-#: Tries of a model log write that failed (concurrent writers of one model's tag).
-MODEL_LOG_ATTEMPTS = 4
 
 
 def sql_hook(conn_id: str) -> DbApiHook:
@@ -360,35 +356,14 @@ class AuditTrail:
             # trail lives on the versions and in the SQL sink; don't spend round trips on "[]".
             return
         for model, records in by_model.items():
-            self._append_model_log(model, records)
-
-    def _append_model_log(self, model: str, records: list[AuditRecord]) -> None:
-        """Read, append, write the model's log; on a failed write, read again and retry.
-
-        Tasks changing one model at once write its log tag at once, and MLflow's tag upsert
-        races on a SQL store (the loser of the first insert gets a unique violation).
-        """
-        for attempt in range(MODEL_LOG_ATTEMPTS):
             current = self.hook.get_model_tags(model).get(tag_keys.AUDIT_LOG)
-            pending = self._unrecorded(current, records)
-            if attempt:  # the failed write may have gone through: never record a change twice
-                held = {r.change_key() for r in parse_log(current)}
-                pending = [r for r in pending if r.change_key() not in held]
-            if not pending:
-                return
+            records = self._unrecorded(current, records)
+            if not records:
+                continue
             log = append_capped(
-                current, pending, max_records=MODEL_LOG_RECORDS, max_chars=self.hook.max_model_tag_length
+                current, records, max_records=MODEL_LOG_RECORDS, max_chars=self.hook.max_model_tag_length
             )
-            try:
-                self.hook.set_model_tags(model, {tag_keys.AUDIT_LOG: log})
-                return
-            except InvalidInputError:
-                raise
-            except Exception as err:
-                if attempt == MODEL_LOG_ATTEMPTS - 1:
-                    raise
-                self.hook.log.info("Writing the audit log of %s failed (%s); reading it again", model, err)
-                time.sleep(random.uniform(0.05, 0.3) * (attempt + 1))  # noqa: S311 - jitter, not security
+            self.hook.set_model_tags(model, {tag_keys.AUDIT_LOG: log})
 
     def _unrecorded(self, log: str | None, records: list[AuditRecord]) -> list[AuditRecord]:
         """``records`` less those ``log`` holds already, when skipping recorded changes."""
